@@ -1,0 +1,139 @@
+/**
+ * The engine seam: everything Parley shares between nodes goes through this
+ * interface. Two implementations: memory (one process, the executable
+ * specification) and Redis (many nodes). Features never talk to Redis.
+ *
+ * Failure contract: a method that needs storage and cannot reach it rejects
+ * with ParleyError('UNAVAILABLE') within a bounded time, never hangs.
+ */
+import type { Message } from '../protocol/frames.js';
+import type { PresenceStore } from './presence-store.js';
+
+/** A message to store; the engine assigns `id` and `ts`. */
+export interface MessageDraft {
+  room: string;
+  from: string;
+  name?: string;
+  text: string;
+  clientMsgId?: string;
+}
+
+export interface AppendResult {
+  message: Message;
+  /** True when `clientMsgId` was seen within the dedupe window: nothing new was stored or published. */
+  duplicate: boolean;
+}
+
+export interface HistoryPage {
+  /** Oldest first. */
+  messages: Message[];
+  /** True when older messages exist before the first one returned. */
+  hasMore: boolean;
+}
+
+export interface SinceResult {
+  /** Messages after `since`, oldest first (at most `max`, the newest ones when capped). */
+  messages: Message[];
+  /**
+   * True only when `since` is still in the room's retained log (so nothing
+   * was trimmed or lost after it) and no more than `max` messages followed.
+   */
+  recovered: boolean;
+}
+
+/**
+ * What a room's bus delivers to the node's listener, in the room's order.
+ * Frames are serialized once, by the publisher: listeners write them as they are.
+ */
+export type BusEvent =
+  | {
+      kind: 'message';
+      /** The stored message id (for per-connection de-duplication). */
+      id: string;
+      /** The complete `message` event frame, JSON text. */
+      frame: string;
+    }
+  | {
+      kind: 'event';
+      /** A complete ephemeral frame (presence, typing), JSON text. */
+      frame: string;
+      /** When set, connections of this user do not get the frame (e.g. the typist). */
+      skipUser?: string;
+    };
+
+/** Cluster-wide control messages, delivered to every node (including the sender). */
+export type ControlMessage =
+  | {
+      kind: 'user-frame';
+      /** Deliver `frame` to every connection of this user. */
+      user: string;
+      frame: string;
+    }
+  | {
+      kind: 'disconnect';
+      /** Close every connection of this user. */
+      user: string;
+      code: number;
+      reason: string;
+    };
+
+export type RoomListener = (event: BusEvent) => void;
+export type ControlListener = (msg: ControlMessage) => void;
+
+/** Settings every engine honours. */
+export interface EngineOptions {
+  /** This node's id, unique in the cluster. */
+  nodeId: string;
+  /** Messages kept per room (trimmed approximately). Default 10,000. */
+  historyMax: number;
+  /** How long a clientMsgId is remembered, ms. Default 5 min. */
+  dedupeWindowMs: number;
+  /** A node that has not renewed its lease for this long is dead, ms. Default 15 s. */
+  nodeTimeoutMs: number;
+}
+
+export interface Engine {
+  readonly kind: 'memory' | 'redis';
+  readonly options: EngineOptions;
+
+  /** Connects (Redis) and starts background work (leases). */
+  start(): Promise<void>;
+  /** Stops background work and closes connections. Idempotent. */
+  close(): Promise<void>;
+  /** True when storage answers now (for /readyz). Never throws. */
+  ready(): Promise<boolean>;
+
+  // ---- messages ----
+  /** Atomically: dedupe check, store, publish the `message` event on the room's bus. */
+  append(draft: MessageDraft): Promise<AppendResult>;
+  /** A page of history strictly before `before` (or the latest), oldest first. */
+  history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage>;
+  /** The messages after `since`, for reconnect recovery. */
+  since(room: string, since: string, max: number): Promise<SinceResult>;
+  /** Id of the room's newest stored message, or null. */
+  lastMessageId(room: string): Promise<string | null>;
+
+  // ---- bus ----
+  /**
+   * Subscribes this node to a room (one subscription per room per node: a
+   * second call replaces the listener). Resolves once events flow, so a read
+   * made after it cannot miss a message that the listener will not get.
+   */
+  subscribe(room: string, listener: RoomListener): Promise<void>;
+  unsubscribe(room: string): Promise<void>;
+  /** Publishes an ephemeral event to every node subscribed to the room. */
+  publish(room: string, event: Extract<BusEvent, { kind: 'event' }>): Promise<void>;
+  /** Sends a control message to every node. */
+  publishControl(msg: ControlMessage): Promise<void>;
+  /** Sets the one listener for control messages. */
+  onControl(listener: ControlListener): void;
+
+  // ---- presence ----
+  readonly presence: PresenceStore;
+}
+
+export const defaultEngineOptions: Omit<EngineOptions, 'nodeId'> = {
+  historyMax: 10_000,
+  dedupeWindowMs: 5 * 60_000,
+  nodeTimeoutMs: 15_000,
+};

@@ -1,0 +1,161 @@
+/**
+ * In-process engine: one node, no Redis. It is also the executable
+ * specification of the Redis engine: the shared conformance suite runs
+ * against both.
+ */
+import type { Message } from '../../protocol/frames.js';
+import { compareMessageIds } from '../../protocol/ids.js';
+import { encodeBody, messageFrame, messageJson } from '../codec.js';
+import {
+  defaultEngineOptions,
+  type AppendResult,
+  type BusEvent,
+  type ControlListener,
+  type ControlMessage,
+  type Engine,
+  type EngineOptions,
+  type HistoryPage,
+  type MessageDraft,
+  type RoomListener,
+  type SinceResult,
+} from '../engine.js';
+import type { PresenceStore } from '../presence-store.js';
+import { MemoryPresenceStore } from './memory-presence.js';
+
+interface RoomLog {
+  entries: Message[];
+  lastMs: number;
+  lastSeq: number;
+}
+
+/** Ids are `<ms>-<seq>` like Redis stream ids, increasing even if the clock steps back. */
+function nextId(log: RoomLog, now: number): { id: string; ts: number } {
+  if (now > log.lastMs) {
+    log.lastMs = now;
+    log.lastSeq = 0;
+  } else {
+    log.lastSeq++;
+  }
+  return { id: `${log.lastMs}-${log.lastSeq}`, ts: log.lastMs };
+}
+
+/** Index of the first entry whose id is >= `id` (entries are sorted). */
+function lowerBound(entries: Message[], id: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareMessageIds(entries[mid]!.id, id) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class MemoryEngine implements Engine {
+  readonly kind = 'memory' as const;
+  readonly options: EngineOptions;
+  readonly presence: PresenceStore & MemoryPresenceStore;
+  private readonly logs = new Map<string, RoomLog>();
+  private readonly dedupe = new Map<string, { message: Message; expires: number }>();
+  private readonly listeners = new Map<string, RoomListener>();
+  private controlListener: ControlListener | null = null;
+  private dedupeTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: Partial<EngineOptions> & { nodeId: string }) {
+    this.options = { ...defaultEngineOptions, ...options };
+    this.presence = new MemoryPresenceStore(this.options);
+  }
+
+  async start(): Promise<void> {
+    this.dedupeTimer = setInterval(() => this.expireDedupe(), 30_000);
+    this.dedupeTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.dedupeTimer) clearInterval(this.dedupeTimer);
+    this.dedupeTimer = null;
+    this.listeners.clear();
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
+  async append(draft: MessageDraft): Promise<AppendResult> {
+    const now = Date.now();
+    let dedupeKey: string | null = null;
+    if (draft.clientMsgId !== undefined) {
+      dedupeKey = `${draft.room}\u0000${draft.from}\u0000${draft.clientMsgId}`;
+      const prev = this.dedupe.get(dedupeKey);
+      if (prev && prev.expires > now) return { message: prev.message, duplicate: true };
+    }
+    let log = this.logs.get(draft.room);
+    if (!log) {
+      log = { entries: [], lastMs: 0, lastSeq: 0 };
+      this.logs.set(draft.room, log);
+    }
+    const { id, ts } = nextId(log, now);
+    const json = messageJson(id, ts, encodeBody(draft));
+    const message = JSON.parse(json) as Message;
+    log.entries.push(message);
+    // Approximate trimming, like XADD MAXLEN ~: trim in steps, never below the max.
+    const max = this.options.historyMax;
+    if (log.entries.length > max + Math.max(1, Math.floor(max / 10))) {
+      log.entries.splice(0, log.entries.length - max);
+    }
+    if (dedupeKey) this.dedupe.set(dedupeKey, { message, expires: now + this.options.dedupeWindowMs });
+    this.deliver(draft.room, { kind: 'message', id, frame: messageFrame(draft.room, json) });
+    return { message, duplicate: false };
+  }
+
+  async history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage> {
+    const entries = this.logs.get(room)?.entries ?? [];
+    const end = opts.before === undefined ? entries.length : lowerBound(entries, opts.before);
+    const start = Math.max(0, end - opts.limit);
+    return { messages: entries.slice(start, end), hasMore: start > 0 };
+  }
+
+  async since(room: string, since: string, max: number): Promise<SinceResult> {
+    const entries = this.logs.get(room)?.entries ?? [];
+    const at = lowerBound(entries, since);
+    const known = at < entries.length && entries[at]!.id === since;
+    const after = known ? at + 1 : at;
+    const missed = entries.length - after;
+    const start = missed > max ? entries.length - max : after;
+    return { messages: entries.slice(start), recovered: known && missed <= max };
+  }
+
+  async lastMessageId(room: string): Promise<string | null> {
+    const entries = this.logs.get(room)?.entries;
+    return entries && entries.length > 0 ? entries[entries.length - 1]!.id : null;
+  }
+
+  async subscribe(room: string, listener: RoomListener): Promise<void> {
+    this.listeners.set(room, listener);
+  }
+
+  async unsubscribe(room: string): Promise<void> {
+    this.listeners.delete(room);
+  }
+
+  async publish(room: string, event: Extract<BusEvent, { kind: 'event' }>): Promise<void> {
+    this.deliver(room, event);
+  }
+
+  async publishControl(msg: ControlMessage): Promise<void> {
+    this.controlListener?.(msg);
+  }
+
+  onControl(listener: ControlListener): void {
+    this.controlListener = listener;
+  }
+
+  private deliver(room: string, event: BusEvent): void {
+    this.listeners.get(room)?.(event);
+  }
+
+  private expireDedupe(): void {
+    const now = Date.now();
+    for (const [key, entry] of this.dedupe) if (entry.expires <= now) this.dedupe.delete(key);
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The engine conformance suite: one set of behaviours, run against every
+ * Engine implementation (memory.test.ts, redis.test.ts). The memory engine is
+ * the specification; the Redis engine must behave the same.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BusEvent, Engine, EngineOptions } from '../../src/engine/engine.js';
+import type { Message } from '../../src/protocol/frames.js';
+import { compareMessageIds } from '../../src/protocol/ids.js';
+import { waitFor } from '../support/ports.js';
+
+export interface EngineFactory {
+  /** A started engine (a "node"); engines made by one factory share storage when multiNode is true. */
+  make(options?: Partial<EngineOptions>): Promise<Engine>;
+  multiNode: boolean;
+}
+
+let seq = 0;
+const room = (): string => `room-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
+
+export function engineConformance(name: string, factory: EngineFactory): void {
+  describe(`engine conformance: ${name}`, () => {
+    const started: Engine[] = [];
+    const make = async (options?: Partial<EngineOptions>): Promise<Engine> => {
+      const e = await factory.make(options);
+      started.push(e);
+      return e;
+    };
+    afterEach(async () => {
+      await Promise.all(started.splice(0).map((e) => e.close()));
+    });
+
+    describe('messages', () => {
+      it('stores a message with an id, a server time and the draft fields', async () => {
+        const e = await make();
+        const r = room();
+        const before = Date.now();
+        const { message, duplicate } = await e.append({ room: r, from: 'ann', name: 'Ann', text: 'hi <b>' });
+        expect(duplicate).toBe(false);
+        expect(message).toMatchObject({ room: r, from: 'ann', name: 'Ann', text: 'hi <b>' });
+        expect(message.id).toMatch(/^\d+-\d+$/);
+        expect(message.ts).toBeGreaterThanOrEqual(before - 1000);
+        expect(message.ts).toBeLessThanOrEqual(Date.now() + 1000);
+        expect(message.clientMsgId).toBeUndefined();
+        expect(await e.lastMessageId(r)).toBe(message.id);
+      });
+
+      it('gives increasing ids in send order', async () => {
+        const e = await make();
+        const r = room();
+        const ids: string[] = [];
+        for (let i = 0; i < 30; i++) ids.push((await e.append({ room: r, from: 'u', text: `m${i}` })).message.id);
+        for (let i = 1; i < ids.length; i++) expect(compareMessageIds(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
+        // concurrent appends still get distinct ids
+        const many = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => e.append({ room: r, from: 'u', text: `c${i}` })),
+        );
+        expect(new Set(many.map((m) => m.message.id)).size).toBe(50);
+      });
+
+      it('returns null as last id of an empty room', async () => {
+        const e = await make();
+        expect(await e.lastMessageId(room())).toBeNull();
+      });
+
+      it('dedupes a clientMsgId per user and room', async () => {
+        const e = await make();
+        const r = room();
+        const a = await e.append({ room: r, from: 'ann', text: 'once', clientMsgId: 'c1' });
+        const b = await e.append({ room: r, from: 'ann', text: 'once again', clientMsgId: 'c1' });
+        expect(b.duplicate).toBe(true);
+        expect(b.message).toEqual(a.message);
+        expect(a.message.clientMsgId).toBe('c1');
+        const other = await e.append({ room: r, from: 'bob', text: 'x', clientMsgId: 'c1' });
+        expect(other.duplicate).toBe(false);
+        const elsewhere = await e.append({ room: room(), from: 'ann', text: 'x', clientMsgId: 'c1' });
+        expect(elsewhere.duplicate).toBe(false);
+        const page = await e.history(r, { limit: 50 });
+        expect(page.messages.map((m) => m.text)).toEqual(['once', 'x']);
+      });
+
+      it('forgets a clientMsgId after the dedupe window', async () => {
+        const e = await make({ dedupeWindowMs: 1000 });
+        const r = room();
+        await e.append({ room: r, from: 'ann', text: 'a', clientMsgId: 'k' });
+        await new Promise((res) => setTimeout(res, 1300));
+        const again = await e.append({ room: r, from: 'ann', text: 'a', clientMsgId: 'k' });
+        expect(again.duplicate).toBe(false);
+      });
+
+      it('pages history backwards with before, limit and hasMore', async () => {
+        const e = await make();
+        const r = room();
+        const all: Message[] = [];
+        for (let i = 0; i < 25; i++) all.push((await e.append({ room: r, from: 'u', text: `m${i}` })).message);
+        const p1 = await e.history(r, { limit: 10 });
+        expect(p1.messages.map((m) => m.text)).toEqual(all.slice(15).map((m) => m.text));
+        expect(p1.hasMore).toBe(true);
+        const p2 = await e.history(r, { before: p1.messages[0]!.id, limit: 10 });
+        expect(p2.messages.map((m) => m.id)).toEqual(all.slice(5, 15).map((m) => m.id));
+        expect(p2.hasMore).toBe(true);
+        const p3 = await e.history(r, { before: p2.messages[0]!.id, limit: 10 });
+        expect(p3.messages.map((m) => m.id)).toEqual(all.slice(0, 5).map((m) => m.id));
+        expect(p3.hasMore).toBe(false);
+        const exact = await e.history(r, { limit: 25 });
+        expect(exact.messages).toHaveLength(25);
+        expect(exact.hasMore).toBe(false);
+        expect(await e.history(room(), { limit: 10 })).toEqual({ messages: [], hasMore: false });
+      });
+
+      it('returns exactly the messages after since, and recovered:true', async () => {
+        const e = await make();
+        const r = room();
+        const all: Message[] = [];
+        for (let i = 0; i < 10; i++) all.push((await e.append({ room: r, from: 'u', text: `m${i}` })).message);
+        const s = await e.since(r, all[6]!.id, 100);
+        expect(s.recovered).toBe(true);
+        expect(s.messages.map((m) => m.id)).toEqual(all.slice(7).map((m) => m.id));
+        const none = await e.since(r, all[9]!.id, 100);
+        expect(none).toEqual({ messages: [], recovered: true });
+      });
+
+      it('says recovered:false when since is unknown, trimmed away, or too far back', async () => {
+        const e = await make({ historyMax: 20 });
+        const r = room();
+        const all: Message[] = [];
+        for (let i = 0; i < 100; i++) all.push((await e.append({ room: r, from: 'u', text: `m${i}` })).message);
+        const page = await e.history(r, { limit: 200 });
+        expect(page.messages.length).toBeGreaterThanOrEqual(20);
+        expect(page.messages.length).toBeLessThan(100);
+        expect(page.messages.at(-1)!.id).toBe(all[99]!.id);
+        const trimmed = await e.since(r, all[0]!.id, 1000);
+        expect(trimmed.recovered).toBe(false);
+        const unknown = await e.since(r, '1-0', 1000);
+        expect(unknown.recovered).toBe(false);
+        const capped = await e.since(r, all[90]!.id, 5);
+        expect(capped.recovered).toBe(false);
+        expect(capped.messages.map((m) => m.id)).toEqual(all.slice(95).map((m) => m.id));
+        const fits = await e.since(r, all[90]!.id, 9);
+        expect(fits.recovered).toBe(true);
+        expect(fits.messages).toHaveLength(9);
+      });
+    });
+
+    describe('bus', () => {
+      it('delivers each stored message once, in order, as a ready frame', async () => {
+        const e = await make();
+        const r = room();
+        const got: BusEvent[] = [];
+        await e.subscribe(r, (ev) => got.push(ev));
+        const sent: Message[] = [];
+        for (let i = 0; i < 20; i++) sent.push((await e.append({ room: r, from: 'u', text: `m${i}` })).message);
+        await waitFor(() => got.length >= 20, 3000, '20 events');
+        expect(got.map((g) => (g.kind === 'message' ? g.id : ''))).toEqual(sent.map((m) => m.id));
+        const first = got[0]!;
+        expect(JSON.parse(first.frame)).toEqual({ type: 'message', room: r, message: sent[0] });
+      });
+
+      it('does not publish a duplicate', async () => {
+        const e = await make();
+        const r = room();
+        const got: BusEvent[] = [];
+        await e.subscribe(r, (ev) => got.push(ev));
+        await e.append({ room: r, from: 'u', text: 'a', clientMsgId: 'x' });
+        await e.append({ room: r, from: 'u', text: 'a', clientMsgId: 'x' });
+        await e.append({ room: r, from: 'u', text: 'b' });
+        await waitFor(() => got.length >= 2, 3000);
+        await new Promise((res) => setTimeout(res, 100));
+        expect(got).toHaveLength(2);
+      });
+
+      it('publishes ephemeral events and stops after unsubscribe', async () => {
+        const e = await make();
+        const r = room();
+        const got: BusEvent[] = [];
+        await e.subscribe(r, (ev) => got.push(ev));
+        await e.publish(r, { kind: 'event', frame: '{"type":"typing","room":"x","user":"u"}', skipUser: 'u' });
+        await waitFor(() => got.length === 1, 3000);
+        expect(got[0]).toEqual({ kind: 'event', frame: '{"type":"typing","room":"x","user":"u"}', skipUser: 'u' });
+        await e.unsubscribe(r);
+        await e.append({ room: r, from: 'u', text: 'after' });
+        await e.publish(r, { kind: 'event', frame: '{}' });
+        await new Promise((res) => setTimeout(res, 150));
+        expect(got).toHaveLength(1);
+        // other rooms are independent
+        const r2 = room();
+        const got2: BusEvent[] = [];
+        await e.subscribe(r2, (ev) => got2.push(ev));
+        await e.append({ room: r, from: 'u', text: 'not for r2' });
+        await e.append({ room: r2, from: 'u', text: 'for r2' });
+        await waitFor(() => got2.length === 1, 3000);
+      });
+
+      it('delivers control messages', async () => {
+        const e = await make();
+        const got: unknown[] = [];
+        e.onControl((m) => got.push(m));
+        await e.publishControl({ kind: 'disconnect', user: 'ann', code: 4003, reason: 'kicked' });
+        await waitFor(() => got.length === 1, 3000);
+        expect(got[0]).toEqual({ kind: 'disconnect', user: 'ann', code: 4003, reason: 'kicked' });
+      });
+
+      if (factory.multiNode) {
+        it('delivers to every node in one order, and control messages to every node', async () => {
+          const a = await make();
+          const b = await make();
+          const r = room();
+          const gotA: string[] = [];
+          const gotB: string[] = [];
+          await a.subscribe(r, (ev) => ev.kind === 'message' && gotA.push(ev.id));
+          await b.subscribe(r, (ev) => ev.kind === 'message' && gotB.push(ev.id));
+          await Promise.all(
+            Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).append({ room: r, from: 'u', text: `m${i}` })),
+          );
+          await waitFor(() => gotA.length === 40 && gotB.length === 40, 5000, 'both nodes');
+          expect(gotA).toEqual(gotB);
+          const sorted = [...gotA].sort(compareMessageIds);
+          expect(gotA).toEqual(sorted);
+          const ctl: string[] = [];
+          a.onControl(() => ctl.push('a'));
+          b.onControl(() => ctl.push('b'));
+          await a.publishControl({ kind: 'user-frame', user: 'x', frame: '{}' });
+          await waitFor(() => ctl.length === 2, 3000);
+          expect(ctl.sort()).toEqual(['a', 'b']);
+        });
+      }
+    });
+
+    describe('presence store', () => {
+      it('tracks devices: online on the first, offline only after the last', async () => {
+        const e = await make();
+        const u = `u-${room()}`;
+        const c1 = await e.presence.connect({ connId: `${u}-1`, user: u, name: 'U' });
+        expect(c1.wentOnline).toBe(true);
+        expect(c1.state).toMatchObject({ user: u, name: 'U', status: 'online', online: true });
+        const c2 = await e.presence.connect({ connId: `${u}-2`, user: u });
+        expect(c2.wentOnline).toBe(false);
+        const d1 = await e.presence.disconnect(`${u}-1`);
+        expect(d1?.wentOffline).toBe(false);
+        const d2 = await e.presence.disconnect(`${u}-2`);
+        expect(d2?.wentOffline).toBe(true);
+        expect(d2?.state.online).toBe(false);
+        expect(d2?.state.lastSeen).toBeGreaterThan(Date.now() - 5000);
+        expect(await e.presence.disconnect(`${u}-2`)).toBeNull();
+        const [st] = await e.presence.users([u]);
+        expect(st).toMatchObject({ user: u, online: false, name: 'U' });
+      });
+
+      it('counts a user once per room across devices', async () => {
+        const e = await make();
+        const r = room();
+        const u = `u-${r}`;
+        await e.presence.connect({ connId: `${u}-1`, user: u });
+        await e.presence.connect({ connId: `${u}-2`, user: u });
+        expect(await e.presence.joinRoom(`${u}-1`, u, r)).toEqual({ first: true });
+        expect(await e.presence.joinRoom(`${u}-2`, u, r)).toEqual({ first: false });
+        const m = await e.presence.roomMembers(r, 100);
+        expect(m.count).toBe(1);
+        expect(m.members.map((x) => x.user)).toEqual([u]);
+        expect(await e.presence.leaveRoom(`${u}-1`, u, r)).toEqual({ last: false });
+        const d = await e.presence.disconnect(`${u}-2`);
+        expect(d?.leftRooms).toEqual([r]);
+        expect((await e.presence.roomMembers(r, 100)).count).toBe(0);
+      });
+
+      it('keeps status and text, hides invisible users from rooms and lists', async () => {
+        const e = await make();
+        const r = room();
+        const u = `u-${r}`;
+        await e.presence.connect({ connId: `${u}-1`, user: u });
+        await e.presence.joinRoom(`${u}-1`, u, r);
+        const s = await e.presence.setStatus(u, 'busy', 'in a call');
+        expect(s.before.status).toBe('online');
+        expect(s.after).toMatchObject({ status: 'busy', text: 'in a call', online: true });
+        expect(s.rooms).toEqual([r]);
+        const busy = await e.presence.listByStatus('busy', 1000);
+        expect(busy.users.map((x) => x.user)).toContain(u);
+        await e.presence.setStatus(u, 'invisible', undefined);
+        const m = await e.presence.roomMembers(r, 100);
+        expect(m.count).toBe(0);
+        const [st] = await e.presence.users([u]);
+        expect(st).toMatchObject({ status: 'invisible', online: true });
+        expect(st?.text).toBeUndefined();
+      });
+
+      it('caps room members but counts them all', async () => {
+        const e = await make();
+        const r = room();
+        for (let i = 0; i < 30; i++) {
+          await e.presence.connect({ connId: `${r}-c${i}`, user: `${r}-u${i}` });
+          await e.presence.joinRoom(`${r}-c${i}`, `${r}-u${i}`, r);
+        }
+        const m = await e.presence.roomMembers(r, 10);
+        expect(m.count).toBe(30);
+        expect(m.members).toHaveLength(10);
+      });
+
+      it('removes every local connection on shutdown', async () => {
+        const e = await make();
+        const r = room();
+        await e.presence.connect({ connId: `${r}-a`, user: `${r}-ua` });
+        await e.presence.joinRoom(`${r}-a`, `${r}-ua`, r);
+        const out = await e.presence.removeAllLocal();
+        const mine = out.find((t) => t.user === `${r}-ua`);
+        expect(mine).toMatchObject({ wentOffline: true, leftRooms: [r] });
+        expect((await e.presence.roomMembers(r, 10)).count).toBe(0);
+      });
+    });
+  });
+}
