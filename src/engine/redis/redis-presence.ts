@@ -7,7 +7,6 @@ import type { EngineOptions } from '../engine.js';
 import type {
   ConnectionInfo,
   DepartureTransition,
-  PresenceLifecycle,
   PresenceStore,
   UserState,
 } from '../presence-store.js';
@@ -16,7 +15,7 @@ const todo = (): never => {
   throw new Error('redis presence store not implemented yet');
 };
 
-export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
+export class RedisPresenceStore implements PresenceStore {
   constructor(
     readonly redis: Redis,
     readonly options: EngineOptions,
