@@ -49,7 +49,10 @@ export interface PresenceStore {
   ): Promise<{ before: UserState; after: UserState; rooms: string[] }>;
   /** States of the given users, in the same order (unknown users are offline). */
   users(ids: string[]): Promise<UserState[]>;
-  /** Up to `limit` members of a room (users with a live connection in it) and their total count. */
+  /**
+   * Up to `limit` members of a room (users with a live connection in it, invisible
+   * ones included: the feature shows them offline) and their total count.
+   */
   roomMembers(room: string, limit: number): Promise<{ members: UserState[]; count: number }>;
   /** Users whose chosen status is `status` and who are online, up to `limit`. */
   listByStatus(status: ChosenStatus, limit: number): Promise<{ users: UserState[]; count: number }>;

@@ -263,7 +263,7 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         expect((await e.presence.roomMembers(r, 100)).count).toBe(0);
       });
 
-      it('keeps status and text, hides invisible users from rooms and lists', async () => {
+      it('keeps status and text; invisible users stay members but leave status lists', async () => {
         const e = await make();
         const r = room();
         const u = `u-${r}`;
@@ -277,7 +277,10 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         expect(busy.users.map((x) => x.user)).toContain(u);
         await e.presence.setStatus(u, 'invisible', undefined);
         const m = await e.presence.roomMembers(r, 100);
-        expect(m.count).toBe(0);
+        expect(m.count).toBe(1);
+        expect(m.members[0]).toMatchObject({ user: u, status: 'invisible' });
+        const stillBusy = await e.presence.listByStatus('busy', 1000);
+        expect(stillBusy.users.map((x) => x.user)).not.toContain(u);
         const [st] = await e.presence.users([u]);
         expect(st).toMatchObject({ status: 'invisible', online: true });
         expect(st?.text).toBeUndefined();

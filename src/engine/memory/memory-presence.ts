@@ -130,15 +130,12 @@ export class MemoryPresenceStore implements PresenceStore {
   async roomMembers(room: string, limit: number): Promise<{ members: UserState[]; count: number }> {
     const members = this.rooms.get(room);
     if (!members) return { members: [], count: 0 };
-    const visible: UserState[] = [];
-    let count = 0;
+    const out: UserState[] = [];
     for (const user of members.keys()) {
-      const rec = this.users_.get(user);
-      if (rec?.status === 'invisible') continue;
-      count++;
-      if (visible.length < limit) visible.push(this.state(user, rec));
+      if (out.length >= limit) break;
+      out.push(this.state(user));
     }
-    return { members: visible, count };
+    return { members: out, count: members.size };
   }
 
   async listByStatus(status: ChosenStatus, limit: number): Promise<{ users: UserState[]; count: number }> {

@@ -1,0 +1,160 @@
+/**
+ * Configuration from the environment, validated once at start. A bad value
+ * throws ConfigError naming the setting; main.ts prints it and exits 1.
+ */
+import { randomBytes } from 'node:crypto';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Limits {
+  /** Largest accepted WebSocket frame, bytes (close 1009). */
+  maxFrameBytes: number;
+  /** Longest message text, characters (TOO_LARGE). */
+  maxTextChars: number;
+  /** Sends per second per connection (token bucket refill). */
+  sendRate: number;
+  /** Token bucket size for sends. */
+  sendBurst: number;
+  /** Typing events per second per connection. */
+  typingRate: number;
+  /** Unsent bytes queued for one client before it is closed with 4008. */
+  maxBufferedBytes: number;
+  /** After a 4008 close, how long the socket may linger before it is dropped, ms. */
+  slowConsumerGraceMs: number;
+  /** Rooms one connection may join (LIMIT). */
+  maxRoomsPerConnection: number;
+  /** Longest status text, characters (TOO_LARGE). */
+  maxStatusTextChars: number;
+  /** Most user ids in one `presence` query (TOO_LARGE). */
+  maxPresenceUsers: number;
+  /** Most members listed in a join reply or a room `presence` reply (count is always exact). */
+  roomMembersCap: number;
+  /** Most missed messages returned by `join since` (more: recovered:false). */
+  recoveryMax: number;
+  /** Live connections per user, per node (close 1008 beyond). */
+  maxConnectionsPerUser: number;
+  /** Live connections per client IP, per node (HTTP 429 beyond). */
+  maxConnectionsPerIp: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string | null;
+  nodeId: string;
+  logLevel: string;
+  jwtSecret: string | null;
+  jwtPublicKey: string | null;
+  jwksUrl: string | null;
+  jwtAudience: string | null;
+  jwtIssuer: string | null;
+  apiKey: string | null;
+  allowedOrigins: string[] | null;
+  historyMax: number;
+  dedupeWindowMs: number;
+  nodeTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  /** Folder of the built web page (served at /). */
+  webRoot: string | null;
+  limits: Limits;
+}
+
+export const defaultLimits: Limits = {
+  maxFrameBytes: 64 * 1024,
+  maxTextChars: 4000,
+  sendRate: 10,
+  sendBurst: 20,
+  typingRate: 2,
+  maxBufferedBytes: 1024 * 1024,
+  slowConsumerGraceMs: 30_000,
+  maxRoomsPerConnection: 100,
+  maxStatusTextChars: 140,
+  maxPresenceUsers: 500,
+  roomMembersCap: 100,
+  recoveryMax: 1000,
+  maxConnectionsPerUser: 50,
+  maxConnectionsPerIp: 1000,
+};
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+function str(env: Env, name: string): string | null {
+  const v = env[name];
+  return v === undefined || v === '' ? null : v;
+}
+
+/**
+ * Reads and validates the configuration.
+ *
+ * @example
+ * const config = loadConfig({ PORT: '3000', REDIS_URL: 'redis://127.0.0.1:6379' });
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const redisUrl = str(env, 'REDIS_URL');
+  if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  }
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  const origins = str(env, 'PARLEY_ALLOWED_ORIGINS');
+  const nodeId = str(env, 'PARLEY_NODE_ID') ?? `node-${randomBytes(4).toString('hex')}`;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId)) {
+    throw new ConfigError('PARLEY_NODE_ID', 'must be 1-64 letters, digits, _ . -');
+  }
+  const L = defaultLimits;
+  return {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST ?? '0.0.0.0',
+    redisUrl,
+    nodeId,
+    logLevel,
+    jwtSecret: str(env, 'PARLEY_JWT_SECRET'),
+    jwtPublicKey: str(env, 'PARLEY_JWT_PUBLIC_KEY'),
+    jwksUrl: str(env, 'PARLEY_JWKS_URL'),
+    jwtAudience: str(env, 'PARLEY_JWT_AUDIENCE'),
+    jwtIssuer: str(env, 'PARLEY_JWT_ISSUER'),
+    apiKey: str(env, 'PARLEY_API_KEY'),
+    allowedOrigins: origins === null ? null : origins.split(',').map((o) => o.trim()).filter(Boolean),
+    historyMax: int(env, 'PARLEY_HISTORY_MAX', 10_000, 1),
+    dedupeWindowMs: int(env, 'PARLEY_DEDUPE_WINDOW_MS', 5 * 60_000, 1000),
+    nodeTimeoutMs: int(env, 'PARLEY_NODE_TIMEOUT_MS', 15_000, 1000),
+    shutdownTimeoutMs: int(env, 'PARLEY_SHUTDOWN_TIMEOUT_MS', 10_000, 100),
+    webRoot: str(env, 'PARLEY_WEB_ROOT'),
+    limits: {
+      maxFrameBytes: int(env, 'PARLEY_MAX_FRAME_BYTES', L.maxFrameBytes, 256),
+      maxTextChars: int(env, 'PARLEY_MAX_TEXT_CHARS', L.maxTextChars, 1),
+      sendRate: int(env, 'PARLEY_SEND_RATE', L.sendRate, 1),
+      sendBurst: int(env, 'PARLEY_SEND_BURST', L.sendBurst, 1),
+      typingRate: int(env, 'PARLEY_TYPING_RATE', L.typingRate, 1),
+      maxBufferedBytes: int(env, 'PARLEY_MAX_BUFFERED_BYTES', L.maxBufferedBytes, 1024),
+      slowConsumerGraceMs: int(env, 'PARLEY_SLOW_CONSUMER_GRACE_MS', L.slowConsumerGraceMs, 0),
+      maxRoomsPerConnection: int(env, 'PARLEY_MAX_ROOMS_PER_CONNECTION', L.maxRoomsPerConnection, 1),
+      maxStatusTextChars: int(env, 'PARLEY_MAX_STATUS_TEXT_CHARS', L.maxStatusTextChars, 0),
+      maxPresenceUsers: int(env, 'PARLEY_MAX_PRESENCE_USERS', L.maxPresenceUsers, 1),
+      roomMembersCap: int(env, 'PARLEY_ROOM_MEMBERS_CAP', L.roomMembersCap, 1),
+      recoveryMax: int(env, 'PARLEY_RECOVERY_MAX', L.recoveryMax, 1),
+      maxConnectionsPerUser: int(env, 'PARLEY_MAX_CONNECTIONS_PER_USER', L.maxConnectionsPerUser, 1),
+      maxConnectionsPerIp: int(env, 'PARLEY_MAX_CONNECTIONS_PER_IP', L.maxConnectionsPerIp, 1),
+    },
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * Chat: join (with reconnect recovery), leave, send (stored, deduped,
+ * fanned out), history. Talks to the engine interface only.
+ */
+import { canAccessRoom } from '../../auth/identity.js';
+import type { Limits } from '../../config.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Metrics } from '../../metrics.js';
+import { ParleyError } from '../../protocol/errors.js';
+import type { HistoryResult, JoinResult, Message, SendResult } from '../../protocol/frames.js';
+import { compareMessageIds } from '../../protocol/ids.js';
+import type { CommandContext, Handlers } from '../../session/commands.js';
+import type { RoomState, Session } from '../../session/session.js';
+import type { Fanout } from '../fanout.js';
+import type { PresenceFeature } from '../presence/presence.js';
+
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 200;
+
+/** Text length in characters (code points), cheap for the common short case. */
+export function charLength(text: string, max: number): number {
+  if (text.length <= max) return text.length;
+  if (text.length > 2 * max) return text.length;
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+export class ChatFeature {
+  constructor(
+    private readonly engine: Engine,
+    private readonly fanout: Fanout,
+    private readonly presence: PresenceFeature,
+    private readonly limits: Limits,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Throws FORBIDDEN unless the session may use the room. */
+  checkAccess(session: Session, room: string): void {
+    if (!canAccessRoom(session.identity, room)) {
+      throw new ParleyError('FORBIDDEN', `you may not join room "${room}"`);
+    }
+  }
+
+  /**
+   * Validates and stores a message as `from`, returning the stored message
+   * (the first one when `clientMsgId` repeats within the dedupe window).
+   * Used by the `send` command and the HTTP API.
+   */
+  async publish(draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string }): Promise<Message> {
+    if (draft.text.length === 0) throw new ParleyError('BAD_REQUEST', 'send: "text" must not be empty');
+    if (charLength(draft.text, this.limits.maxTextChars) > this.limits.maxTextChars) {
+      throw new ParleyError('TOO_LARGE', `message text is longer than ${this.limits.maxTextChars} characters`);
+    }
+    const { message, duplicate } = await this.engine.append(draft);
+    if (!duplicate) this.metrics.messagesIn.inc();
+    return message;
+  }
+
+  /** A page of history, oldest first. */
+  async history(room: string, before: string | undefined, limit: number | undefined): Promise<HistoryResult> {
+    const n = Math.min(limit ?? HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT);
+    return this.engine.history(room, before === undefined ? { limit: n } : { before, limit: n });
+  }
+
+  /** Leaves every room of a closing session (presence is handled by the presence feature). */
+  dropSession(session: Session): void {
+    for (const room of session.rooms.keys()) this.fanout.remove(session, room);
+    session.rooms.clear();
+  }
+
+  private async join(session: Session, room: string, since: string | undefined, ctx: CommandContext): Promise<JoinResult> {
+    this.checkAccess(session, room);
+    const existing = session.rooms.get(room);
+    if (existing) return this.rejoin(session, room, existing, since);
+    if (session.rooms.size >= this.limits.maxRoomsPerConnection) {
+      this.metrics.limitBreaches.inc({ limit: 'rooms_per_connection' });
+      throw new ParleyError('LIMIT', `a connection may join at most ${this.limits.maxRoomsPerConnection} rooms`);
+    }
+    const st: RoomState = { buffer: [], floor: null, filtering: false };
+    session.rooms.set(room, st);
+    let presenceJoined = false;
+    try {
+      await this.fanout.add(session, room);
+      // The subscription is live: every read below sees at least what precedes held events.
+      const [who, recovery, lastId] = await Promise.all([
+        this.presence.joinRoom(session, room).then((r) => {
+          presenceJoined = true;
+          return r;
+        }),
+        since === undefined ? null : this.engine.since(room, since, this.limits.recoveryMax),
+        this.engine.lastMessageId(room),
+      ]);
+      this.metrics.joins.inc();
+      const result: JoinResult = { room, members: who.members, count: who.count, lastMessageId: lastId };
+      if (recovery) {
+        const last = recovery.messages.at(-1)?.id ?? null;
+        st.floor = last ?? (recovery.recovered ? since! : null);
+        if (last !== null && (lastId === null || compareMessageIds(last, lastId) > 0)) result.lastMessageId = last;
+        result.messages = recovery.messages;
+        result.recovered = recovery.recovered;
+      } else {
+        st.floor = lastId;
+      }
+      ctx.defer(() => session.flushRoom(room));
+      return result;
+    } catch (err) {
+      if (session.rooms.get(room) === st) session.rooms.delete(room);
+      this.fanout.remove(session, room);
+      if (presenceJoined) await this.presence.leaveRoom(session, room).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Join of a room already joined: no new subscription; `since` returns only what was not sent live. */
+  private async rejoin(session: Session, room: string, st: RoomState, since: string | undefined): Promise<JoinResult> {
+    const [who, lastId, recovery] = await Promise.all([
+      this.presence.roomMembers(session, room),
+      this.engine.lastMessageId(room),
+      since === undefined ? null : this.engine.since(room, since, this.limits.recoveryMax),
+    ]);
+    const result: JoinResult = { room, members: who.members, count: who.count, lastMessageId: lastId };
+    if (recovery) {
+      const floor = st.floor;
+      result.messages =
+        floor === null ? [] : recovery.messages.filter((m) => compareMessageIds(m.id, floor) <= 0);
+      result.recovered = recovery.recovered;
+    }
+    return result;
+  }
+
+  private async leave(session: Session, room: string): Promise<Record<string, never>> {
+    if (!session.rooms.delete(room)) throw new ParleyError('NOT_JOINED', `you have not joined room "${room}"`);
+    this.fanout.remove(session, room);
+    await this.presence.leaveRoom(session, room);
+    return {};
+  }
+
+  private async send(session: Session, room: string, text: string, clientMsgId: string | undefined): Promise<SendResult> {
+    if (!session.rooms.has(room)) throw new ParleyError('NOT_JOINED', `join room "${room}" before sending to it`);
+    if (!session.sendBucket.take()) {
+      this.metrics.limitBreaches.inc({ limit: 'send_rate' });
+      throw new ParleyError('RATE_LIMITED', `at most ${this.limits.sendRate} messages per second`);
+    }
+    const draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string } = {
+      room,
+      from: session.user,
+      text,
+    };
+    if (session.name !== undefined) draft.name = session.name;
+    if (clientMsgId !== undefined) draft.clientMsgId = clientMsgId;
+    return { message: await this.publish(draft) };
+  }
+
+  handlers(): Pick<Handlers, 'join' | 'leave' | 'send' | 'history'> {
+    return {
+      join: (s, c, ctx) => this.join(s, c.room, c.since, ctx),
+      leave: (s, c) => this.leave(s, c.room),
+      send: (s, c) => this.send(s, c.room, c.text, c.clientMsgId),
+      history: (s, c) => {
+        this.checkAccess(s, c.room);
+        return this.history(c.room, c.before, c.limit);
+      },
+    };
+  }
+}

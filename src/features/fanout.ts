@@ -1,0 +1,84 @@
+/**
+ * Local fan-out: which sessions of this node are in which room, one engine
+ * subscription per room per node (subscribe on the first local member,
+ * unsubscribe after the last), and delivery of bus events to local members
+ * with the frame encoded once per event, not once per member.
+ */
+import type { BusEvent, Engine } from '../engine/engine.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Session } from '../session/session.js';
+
+interface LocalRoom {
+  members: Set<Session>;
+  /** Resolves when the node's subscription to the room is active. */
+  ready: Promise<void>;
+}
+
+export class Fanout {
+  private readonly rooms = new Map<string, LocalRoom>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Adds a session to a room's local members; resolves once the room's events flow. */
+  async add(session: Session, room: string): Promise<void> {
+    let local = this.rooms.get(room);
+    if (!local) {
+      const created: LocalRoom = {
+        members: new Set(),
+        ready: this.engine.subscribe(room, (ev) => this.deliver(room, ev)),
+      };
+      local = created;
+      this.rooms.set(room, created);
+      created.ready.catch(() => {
+        // A failed subscription must not stick: the next join tries again.
+        if (this.rooms.get(room) === created) this.rooms.delete(room);
+      });
+    }
+    local.members.add(session);
+    try {
+      await local.ready;
+    } catch (err) {
+      local.members.delete(session);
+      throw err;
+    }
+  }
+
+  /** Removes a session from a room; the last local member ends the subscription. */
+  remove(session: Session, room: string): void {
+    const local = this.rooms.get(room);
+    if (!local || !local.members.delete(session)) return;
+    if (local.members.size > 0) return;
+    this.rooms.delete(room);
+    this.engine.unsubscribe(room).catch((err: unknown) => this.log.warn({ err, room }, 'unsubscribe failed'));
+  }
+
+  /** Number of local members of a room. */
+  localCount(room: string): number {
+    return this.rooms.get(room)?.members.size ?? 0;
+  }
+
+  /** Number of rooms this node is subscribed to. */
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  private deliver(room: string, ev: BusEvent): void {
+    const local = this.rooms.get(room);
+    if (!local || local.members.size === 0) return;
+    const started = process.hrtime.bigint();
+    const frame = Buffer.from(ev.frame);
+    if (ev.kind === 'message') {
+      for (const s of local.members) s.pushMessage(room, ev.id, frame);
+      this.metrics.messagesOut.inc(local.members.size);
+    } else {
+      const skip = ev.skipUser;
+      for (const s of local.members) if (s.user !== skip) s.send(frame);
+    }
+    this.metrics.fanoutSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Presence: statuses across devices and nodes, room members, join/leave/update
+ * events, typing, and the dead-node sweep. Facts live in the engine's
+ * presence store; this feature turns transitions into events.
+ */
+import { canAccessRoom } from '../../auth/identity.js';
+import type { Limits } from '../../config.js';
+import type { Engine } from '../../engine/engine.js';
+import type { DepartureTransition, UserState } from '../../engine/presence-store.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics.js';
+import { ParleyError } from '../../protocol/errors.js';
+import type { PresenceEntry, PresenceEvent, PresenceResult, StatusResult } from '../../protocol/frames.js';
+import type { Handlers } from '../../session/commands.js';
+import type { Session } from '../../session/session.js';
+
+/** What everyone else sees: invisible and disconnected users are offline. */
+export function publicEntry(s: UserState): PresenceEntry {
+  const visible = s.online && s.status !== 'invisible';
+  const e: PresenceEntry = { user: s.user, status: visible ? (s.status as PresenceEntry['status']) : 'offline' };
+  if (s.name !== undefined) e.name = s.name;
+  if (visible && s.text !== undefined) e.text = s.text;
+  if (!s.online && s.lastSeen !== undefined) e.lastSeen = s.lastSeen;
+  return e;
+}
+
+/** What the user sees of themself: their true chosen status, `invisible` included. */
+export function ownEntry(s: UserState): Omit<PresenceEntry, 'status'> & { status: PresenceEntry['status'] | 'invisible' } {
+  const e: Omit<PresenceEntry, 'status'> & { status: PresenceEntry['status'] | 'invisible' } = {
+    user: s.user,
+    status: s.online ? s.status : 'offline',
+  };
+  if (s.name !== undefined) e.name = s.name;
+  if (s.text !== undefined) e.text = s.text;
+  if (!s.online && s.lastSeen !== undefined) e.lastSeen = s.lastSeen;
+  return e;
+}
+
+function isVisible(s: UserState): boolean {
+  return s.online && s.status !== 'invisible';
+}
+
+export interface PresenceOptions {
+  /** How often this node looks for dead nodes, ms. */
+  sweepIntervalMs: number;
+}
+
+export class PresenceFeature {
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly limits: Limits,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly options: PresenceOptions,
+  ) {}
+
+  /** Registers a new connection. */
+  async connect(session: Session): Promise<void> {
+    await this.engine.presence.connect(
+      session.name === undefined
+        ? { connId: session.connId, user: session.user }
+        : { connId: session.connId, user: session.user, name: session.name },
+    );
+  }
+
+  /** Forgets a closed connection and tells rooms the user left (when it was their last connection there). */
+  async disconnect(session: Session): Promise<void> {
+    const t = await this.engine.presence.disconnect(session.connId);
+    if (t) await this.announceDeparture(t);
+  }
+
+  /** Adds the session to the room's members; returns the members as the joiner sees them. */
+  async joinRoom(session: Session, room: string): Promise<{ members: PresenceEntry[]; count: number }> {
+    const { first } = await this.engine.presence.joinRoom(session.connId, session.user, room);
+    if (first) {
+      const [state] = await this.engine.presence.users([session.user]);
+      if (state && isVisible(state)) await this.publishRoom(room, 'join', publicEntry(state));
+    }
+    return this.roomMembers(session, room);
+  }
+
+  async leaveRoom(session: Session, room: string): Promise<void> {
+    const { last } = await this.engine.presence.leaveRoom(session.connId, session.user, room);
+    if (!last) return;
+    const [state] = await this.engine.presence.users([session.user]);
+    if (state && isVisible(state)) await this.publishRoom(room, 'leave', publicEntry(state));
+  }
+
+  /** Members of a room, capped, with the exact count; the caller sees their own true status. */
+  async roomMembers(session: Session | null, room: string): Promise<{ members: PresenceEntry[]; count: number }> {
+    const { members, count } = await this.engine.presence.roomMembers(room, this.limits.roomMembersCap);
+    return {
+      members: members.map((m) => (session && m.user === session.user ? (ownEntry(m) as PresenceEntry) : publicEntry(m))),
+      count,
+    };
+  }
+
+  /** Presence entries of up to `maxPresenceUsers` users, in the order asked. */
+  async users(ids: string[], viewer: string | null): Promise<PresenceEntry[]> {
+    if (ids.length > this.limits.maxPresenceUsers) {
+      throw new ParleyError('TOO_LARGE', `at most ${this.limits.maxPresenceUsers} users per presence query`);
+    }
+    const states = await this.engine.presence.users(ids);
+    return states.map((s) => (s.user === viewer ? (ownEntry(s) as PresenceEntry) : publicEntry(s)));
+  }
+
+  /** Online users with a given public status, cluster-wide (invisible users are never listed). */
+  async listByStatus(status: 'online' | 'away' | 'busy', limit: number): Promise<{ users: PresenceEntry[]; count: number }> {
+    const r = await this.engine.presence.listByStatus(status, limit);
+    return { users: r.users.map(publicEntry), count: r.count };
+  }
+
+  async setStatus(session: Session, status: UserState['status'], text: string | undefined): Promise<StatusResult> {
+    if (text !== undefined && [...text].length > this.limits.maxStatusTextChars) {
+      throw new ParleyError('TOO_LARGE', `status text is longer than ${this.limits.maxStatusTextChars} characters`);
+    }
+    const { before, after, rooms } = await this.engine.presence.setStatus(session.user, status, text);
+    const was = publicEntry(before);
+    const now = publicEntry(after);
+    if (was.status !== now.status || was.text !== now.text) {
+      await Promise.all(rooms.map((room) => this.publishRoom(room, 'update', now)));
+    }
+    const own = ownEntry(after) as PresenceEntry;
+    // The user's other devices learn their new true status.
+    const frame: PresenceEvent = { type: 'presence', event: 'update', member: own };
+    await this.engine.publishControl({ kind: 'user-frame', user: session.user, frame: JSON.stringify(frame) });
+    return { presence: own };
+  }
+
+  /** Publishes the join/leave/update events for a departure (disconnect, dead node, shutdown). */
+  async announceDeparture(t: DepartureTransition): Promise<void> {
+    if (t.leftRooms.length === 0) return;
+    if (t.state.status === 'invisible') return; // nobody saw them
+    const entry = publicEntry(t.state);
+    await Promise.all(t.leftRooms.map((room) => this.publishRoom(room, 'leave', entry)));
+  }
+
+  private async publishRoom(room: string, event: PresenceEvent['event'], member: PresenceEntry): Promise<void> {
+    const frame: PresenceEvent = { type: 'presence', room, event, member };
+    this.metrics.presenceEvents.inc({ event });
+    await this.engine.publish(room, { kind: 'event', frame: JSON.stringify(frame) });
+  }
+
+  private async typing(session: Session, room: string): Promise<Record<string, never>> {
+    if (!session.rooms.has(room)) throw new ParleyError('NOT_JOINED', `join room "${room}" before typing in it`);
+    if (!session.typingBucket.take()) {
+      this.metrics.limitBreaches.inc({ limit: 'typing_rate' });
+      throw new ParleyError('RATE_LIMITED', `at most ${this.limits.typingRate} typing events per second`);
+    }
+    const [state] = await this.engine.presence.users([session.user]);
+    if (state && state.status === 'invisible') return {}; // typing would reveal them
+    await this.engine.publish(room, {
+      kind: 'event',
+      frame: JSON.stringify({ type: 'typing', room, user: session.user }),
+      skipUser: session.user,
+    });
+    return {};
+  }
+
+  /** Starts the periodic sweep for dead nodes. */
+  start(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setInterval(() => {
+      this.sweepOnce().catch((err: unknown) => this.log.warn({ err }, 'presence sweep failed'));
+    }, this.options.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  /** One sweep: removes dead nodes' connections and announces the departures. */
+  async sweepOnce(): Promise<number> {
+    const transitions = await this.engine.presence.sweep();
+    for (const t of transitions) await this.announceDeparture(t);
+    if (transitions.length > 0) this.log.info({ users: transitions.length }, 'swept connections of dead nodes');
+    return transitions.length;
+  }
+
+  /** Clean shutdown: removes every local connection at once and announces it. */
+  async removeAllLocal(): Promise<void> {
+    const transitions = await this.engine.presence.removeAllLocal();
+    await Promise.all(transitions.map((t) => this.announceDeparture(t)));
+  }
+
+  handlers(): Pick<Handlers, 'status' | 'presence' | 'typing'> {
+    return {
+      status: (s, c) => this.setStatus(s, c.status, c.text),
+      presence: async (s, c): Promise<PresenceResult> => {
+        if (c.room !== undefined) {
+          if (!canAccessRoom(s.identity, c.room)) throw new ParleyError('FORBIDDEN', `you may not see room "${c.room}"`);
+          return this.roomMembers(s, c.room);
+        }
+        if (c.users !== undefined) {
+          const users = await this.users(c.users, s.user);
+          return { users, count: users.length };
+        }
+        throw new ParleyError('BAD_REQUEST', 'presence: give "room" or "users"');
+      },
+      typing: (s, c) => this.typing(s, c.room),
+    };
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Builds one Parley node from a Config: engine, features, transports. The
+ * composition root; main.ts adds process concerns (signals, exit codes).
+ */
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApi } from '../api/router.js';
+import { DevAuthenticator, type Authenticator } from '../auth/authenticator.js';
+import type { Config } from '../config.js';
+import type { Engine } from '../engine/engine.js';
+import { MemoryEngine } from '../engine/memory/memory-engine.js';
+import { ChatFeature } from '../features/chat/chat.js';
+import { Fanout } from '../features/fanout.js';
+import { PresenceFeature } from '../features/presence/presence.js';
+import { SessionRegistry } from '../features/sessions.js';
+import type { Logger } from '../logger.js';
+import { Metrics } from '../metrics.js';
+import { CloseCodes } from '../protocol/codes.js';
+import { Dispatcher } from '../session/commands.js';
+import { createHttpServer } from '../transport/http.js';
+import { WsGateway } from '../transport/ws.js';
+
+export interface ParleyNode {
+  readonly config: Config;
+  readonly engine: Engine;
+  readonly metrics: Metrics;
+  /** Starts listening; resolves with the bound port. */
+  start(): Promise<number>;
+  /** Graceful stop: refuse new sockets, close clients with 1001, remove presence, close storage. */
+  stop(): Promise<void>;
+  readonly port: number;
+}
+
+/** Default location of the built web page: dist/web next to dist/server. */
+function defaultWebRoot(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [resolve(here, '../web'), resolve(here, '../../dist/web')]) {
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+  }
+  return null;
+}
+
+async function createEngine(config: Config): Promise<Engine> {
+  const options = {
+    nodeId: config.nodeId,
+    historyMax: config.historyMax,
+    dedupeWindowMs: config.dedupeWindowMs,
+    nodeTimeoutMs: config.nodeTimeoutMs,
+  };
+  if (config.redisUrl === null) return new MemoryEngine(options);
+  const { RedisEngine } = await import('../engine/redis/redis-engine.js');
+  return new RedisEngine({ ...options, url: config.redisUrl });
+}
+
+async function createAuthenticator(config: Config): Promise<Authenticator> {
+  if (config.jwtSecret === null && config.jwtPublicKey === null && config.jwksUrl === null) return new DevAuthenticator();
+  const mod = (await import('../auth/jwt.js')) as { JwtAuthenticator: new (config: Config) => Authenticator };
+  return new mod.JwtAuthenticator(config);
+}
+
+/**
+ * Creates a node (not yet listening).
+ *
+ * @example
+ * const node = await createParley(loadConfig({ PORT: '0' }), logger);
+ * const port = await node.start();
+ */
+export async function createParley(config: Config, log: Logger): Promise<ParleyNode> {
+  const metrics = new Metrics();
+  const engine = await createEngine(config);
+  const auth = await createAuthenticator(config);
+  const sessions = new SessionRegistry();
+  const fanout = new Fanout(engine, metrics, log);
+  const presence = new PresenceFeature(engine, config.limits, metrics, log, {
+    sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
+  });
+  const chat = new ChatFeature(engine, fanout, presence, config.limits, metrics);
+  const dispatcher = new Dispatcher(
+    { ...chat.handlers(), ...presence.handlers(), ping: () => ({}) },
+    log,
+    metrics,
+  );
+  const ws = new WsGateway({ config, auth, dispatcher, chat, presence, sessions, metrics, log });
+  let shuttingDown = false;
+  const api = createApi({ apiKey: config.apiKey, engine, chat, presence, maxBodyBytes: config.limits.maxFrameBytes });
+  const http: Server = createHttpServer({
+    engine,
+    metrics,
+    log,
+    api,
+    webRoot: config.webRoot ?? defaultWebRoot(),
+    isShuttingDown: () => shuttingDown,
+  });
+  http.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
+
+  engine.onControl((msg) => {
+    const local = sessions.ofUser(msg.user);
+    if (local.size === 0) return;
+    if (msg.kind === 'disconnect') {
+      for (const s of [...local]) s.close(msg.code, msg.reason);
+    } else {
+      const frame = Buffer.from(msg.frame);
+      for (const s of local) s.send(frame);
+    }
+  });
+
+  let port = 0;
+  let stopping: Promise<void> | null = null;
+  const node: ParleyNode = {
+    config,
+    engine,
+    metrics,
+    get port() {
+      return port;
+    },
+    async start() {
+      await engine.start();
+      presence.start();
+      await new Promise<void>((resolveListen, reject) => {
+        http.once('error', reject);
+        http.listen(config.port, config.host, () => {
+          http.off('error', reject);
+          resolveListen();
+        });
+      });
+      port = (http.address() as AddressInfo).port;
+      return port;
+    },
+    stop() {
+      stopping ??= (async () => {
+        shuttingDown = true;
+        ws.stopAccepting();
+        presence.stop();
+        const closing = new Promise<void>((r) => http.close(() => r()));
+        for (const s of [...sessions.all()]) s.close(CloseCodes.GOING_AWAY, 'server shutting down');
+        http.closeIdleConnections();
+        // Presence is removed at once for every local connection, then per-socket cleanups finish.
+        await presence.removeAllLocal().catch((err: unknown) => log.warn({ err }, 'presence removal on shutdown failed'));
+        await ws.drained();
+        ws.close();
+        await engine.close();
+        http.closeAllConnections();
+        await closing;
+      })();
+      return stopping;
+    },
+  };
+  return node;
+}

@@ -1,0 +1,126 @@
+/**
+ * One object per WebSocket connection: identity, joined rooms, rate buckets
+ * and the outbound path with its slow-consumer guard. It knows nothing of
+ * `ws`: the transport hands it a Conn.
+ */
+import type { Identity } from '../auth/identity.js';
+import type { Limits } from '../config.js';
+import { CloseCodes } from '../protocol/codes.js';
+import type { ErrorBody } from '../protocol/errors.js';
+import { compareMessageIds } from '../protocol/ids.js';
+import { TokenBucket } from './rate.js';
+
+/** The transport side of a connection. */
+export interface Conn {
+  send(data: Buffer | string): void;
+  close(code: number, reason: string): void;
+  /** Drops the socket without a closing handshake. */
+  terminate(): void;
+  /** Bytes accepted by send() that the kernel has not taken yet. */
+  readonly bufferedAmount: number;
+}
+
+/** Per-room state of one connection. */
+export interface RoomState {
+  /**
+   * Live message events are held here while a join is being answered, so the
+   * reply goes first and nothing is sent twice. Null once the join is done.
+   */
+  buffer: Array<{ id: string; frame: Buffer }> | null;
+  /**
+   * Highest message id covered by the join reply (history or `since` batch).
+   * Live events at or below it are dropped: the client has them already.
+   */
+  floor: string | null;
+  /** Set while live events may still carry ids at or below `floor`. */
+  filtering: boolean;
+}
+
+export interface SessionHooks {
+  onSlowConsumer(session: Session): void;
+}
+
+export class Session {
+  readonly rooms = new Map<string, RoomState>();
+  readonly user: string;
+  /** Ms time the connection opened. */
+  readonly since = Date.now();
+  closed = false;
+  readonly sendBucket: TokenBucket;
+  readonly typingBucket: TokenBucket;
+
+  constructor(
+    readonly connId: string,
+    readonly identity: Identity,
+    private readonly conn: Conn,
+    private readonly limits: Limits,
+    private readonly hooks: SessionHooks,
+  ) {
+    this.user = identity.user;
+    this.sendBucket = new TokenBucket(limits.sendRate, limits.sendBurst);
+    this.typingBucket = new TokenBucket(limits.typingRate, Math.max(1, limits.typingRate));
+  }
+
+  get name(): string | undefined {
+    return this.identity.name;
+  }
+
+  /** Writes one frame unless the client is too far behind (then closes it with 4008). */
+  send(frame: Buffer | string): void {
+    if (this.closed) return;
+    if (this.conn.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.slowConsumer();
+      return;
+    }
+    this.conn.send(frame);
+  }
+
+  /** Delivers a live `message` event of a joined room, once. */
+  pushMessage(room: string, id: string, frame: Buffer): void {
+    const st = this.rooms.get(room);
+    if (!st) return;
+    if (st.buffer) {
+      st.buffer.push({ id, frame });
+      return;
+    }
+    if (st.filtering) {
+      if (st.floor !== null && compareMessageIds(id, st.floor) <= 0) return;
+      st.filtering = false;
+    }
+    this.send(frame);
+  }
+
+  /** Ends a join: sends what arrived meanwhile, skipping what the reply already covered. */
+  flushRoom(room: string): void {
+    const st = this.rooms.get(room);
+    if (!st || !st.buffer) return;
+    const held = st.buffer;
+    st.buffer = null;
+    st.filtering = st.floor !== null;
+    for (const { id, frame } of held) this.pushMessage(room, id, frame);
+  }
+
+  reply(id: number, data: unknown): void {
+    this.send(`{"type":"reply","id":${id},"ok":true,"data":${JSON.stringify(data)}}`);
+  }
+
+  replyError(id: number | undefined, error: ErrorBody): void {
+    if (id === undefined) this.send(JSON.stringify({ type: 'error', error }));
+    else this.send(JSON.stringify({ type: 'reply', id, ok: false, error }));
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.close(code, reason);
+  }
+
+  private slowConsumer(): void {
+    if (this.closed) return;
+    this.hooks.onSlowConsumer(this);
+    this.close(CloseCodes.SLOW_CONSUMER, 'slow consumer');
+    // The close frame waits behind the unread data; drop the socket if it is not read in time.
+    const timer = setTimeout(() => this.conn.terminate(), this.limits.slowConsumerGraceMs);
+    timer.unref();
+  }
+}

@@ -1,0 +1,19 @@
+/** Refusing an upgrade with a plain HTTP error (no socket is opened). */
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { httpStatusOf, type ErrorBody } from '../protocol/errors.js';
+
+export function refuseUpgrade(socket: Duplex, error: ErrorBody, status = httpStatusOf[error.code]): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
