@@ -1,0 +1,158 @@
+/** Messages between the bench orchestrator (run.ts) and the load generator process (loadgen.ts). */
+import type { SystemKind } from './clients.js';
+
+export interface FanoutTask {
+  task: 'fanout';
+  kind: SystemKind;
+  /** One port per server node; connections are spread over them. */
+  ports: number[];
+  connections: number;
+  rooms: number;
+  /** Messages per second per room. */
+  rate: number;
+  warmupMs: number;
+  measureMs: number;
+  /** Length of each message text, characters (at least the marker). */
+  textBytes: number;
+  /** Longest wait for in-flight deliveries after the last send. */
+  drainMs: number;
+  /** Prefix of user and room ids (unique per run). */
+  prefix: string;
+}
+
+export interface IdleTask {
+  task: 'idle';
+  kind: SystemKind;
+  port: number;
+  connections: number;
+  roomSize: number;
+  prefix: string;
+}
+
+export interface PresenceTask {
+  task: 'presence';
+  ports: [number, number];
+  /** Users changing status, all on the first node, each in its own room. */
+  changers: number;
+  /** Status commands in flight per changer. */
+  inflight: number;
+  durationMs: number;
+  prefix: string;
+}
+
+export interface KillTask {
+  task: 'kill';
+  ports: [number, number];
+  /** Users on the first node (the one to be killed), all in one room watched from the second. */
+  users: number;
+  timeoutMs: number;
+  prefix: string;
+}
+
+export interface HistoryTask {
+  task: 'history';
+  port: number;
+  stored: number;
+  fillers: number;
+  iterations: number;
+  missed: number;
+  prefix: string;
+}
+
+export type LoadTask = FanoutTask | IdleTask | PresenceTask | KillTask | HistoryTask;
+
+/** Orchestrator -> load generator while a task runs. */
+export type LoadCommand = { cmd: 'release' } | { cmd: 'killed'; at: number };
+
+export interface LatencyStats {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface FanoutResult {
+  connections: number;
+  rooms: number;
+  roomSize: number;
+  rate: number;
+  targetSendPerSec: number;
+  sentPerSec: number;
+  /** Sends in the whole run (warm-up included). */
+  sent: number;
+  sendErrors: Record<string, number>;
+  /** Sends skipped because the generator fell more than 100 ms behind schedule. */
+  skipped: number;
+  expected: number;
+  delivered: number;
+  lost: number;
+  duplicates: number;
+  /** Unique deliveries of the messages sent in the measured window. */
+  windowDelivered: number;
+  deliveredPerSec: number;
+  orderOk: boolean;
+  /** Rooms where two members saw two messages in different orders. */
+  roomsOutOfOrder: number;
+  latencyMs: LatencyStats;
+  ackMs: LatencyStats;
+  measureMs: number;
+  setupMs: number;
+  /** CPU seconds the load generator used in the measured window. */
+  loadgenCpuSec: number;
+  setupErrors: string[];
+}
+
+export interface IdleResult {
+  connected: number;
+  joined: number;
+  setupMs: number;
+  errors: string[];
+}
+
+export interface PresenceResult {
+  changers: number;
+  acked: number;
+  ackedPerSec: number;
+  errors: Record<string, number>;
+  /** Update events seen by the watcher on the same node / on the other node. */
+  watcherSameNode: number;
+  watcherOtherNode: number;
+  otherNodeLatencyMs: LatencyStats;
+  ackMs: LatencyStats;
+  durationMs: number;
+  setupErrors: string[];
+}
+
+export interface KillResult {
+  users: number;
+  /** Ms from the SIGKILL to the first / the last user seen offline (leave) on the other node; null when not seen in time. */
+  firstOfflineMs: number | null;
+  allOfflineMs: number | null;
+  seen: number;
+  setupErrors: string[];
+}
+
+export interface HistoryResult {
+  stored: number;
+  fillMs: number;
+  historyMs: LatencyStats;
+  historyBad: number;
+  joinSinceMs: LatencyStats;
+  joinSinceBad: number;
+  setupErrors: string[];
+}
+
+export type LoadEvent =
+  | { event: 'ready'; info?: IdleResult }
+  | { event: 'measure-start' }
+  | { event: 'measure-end' }
+  | { event: 'result'; result: FanoutResult | IdleResult | PresenceResult | KillResult | HistoryResult }
+  | { event: 'failed'; error: string };
+
+export function latencyStats(values: number[] | Float64Array): LatencyStats {
+  const a = Float64Array.from(values).sort();
+  const n = a.length;
+  const q = (p: number): number => (n === 0 ? NaN : (a[Math.min(n - 1, Math.floor(p * n))] as number));
+  return { count: n, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: n === 0 ? NaN : (a[n - 1] as number) };
+}
