@@ -32,6 +32,25 @@ export interface DepartureTransition {
   state: UserState;
 }
 
+/**
+ * A user who came back into rooms without a new connection: a node that had
+ * lost its lease (Redis unreachable for longer than the node timeout, or
+ * Redis restarted empty) re-registered its live connections after others
+ * had swept them. The feature sends `join` for `joinedRooms`.
+ */
+export interface ArrivalTransition {
+  user: string;
+  /** Rooms in which the user had no connection before the re-registration. */
+  joinedRooms: string[];
+  state: UserState;
+}
+
+/** What one sweep found: connections of dead nodes removed, and this node's own connections restored. */
+export interface SweepResult {
+  departures: DepartureTransition[];
+  arrivals: ArrivalTransition[];
+}
+
 export interface PresenceStore {
   /** Registers a live connection of this node. */
   connect(conn: ConnectionInfo): Promise<{ wentOnline: boolean; state: UserState }>;
@@ -56,8 +75,13 @@ export interface PresenceStore {
   roomMembers(room: string, limit: number): Promise<{ members: UserState[]; count: number }>;
   /** Users whose chosen status is `status` and who are online, up to `limit`. */
   listByStatus(status: ChosenStatus, limit: number): Promise<{ users: UserState[]; count: number }>;
-  /** Finds nodes whose lease ran out, removes their connections and reports what changed. */
-  sweep(): Promise<DepartureTransition[]>;
+  /**
+   * Finds nodes whose lease ran out, removes their connections (exactly like
+   * disconnect) and reports what changed; also reports work this node did on
+   * its own since the last sweep (leftovers of a previous run with the same
+   * node id removed at start, connections re-registered after a lost lease).
+   */
+  sweep(): Promise<SweepResult>;
   /** Removes every connection of this node at once (clean shutdown). */
   removeAllLocal(): Promise<DepartureTransition[]>;
 }

@@ -4,7 +4,13 @@
  */
 import type { ChosenStatus } from '../../protocol/frames.js';
 import type { EngineOptions } from '../engine.js';
-import type { ConnectionInfo, DepartureTransition, PresenceStore, UserState } from '../presence-store.js';
+import type {
+  ConnectionInfo,
+  DepartureTransition,
+  PresenceStore,
+  SweepResult,
+  UserState,
+} from '../presence-store.js';
 
 interface UserRecord {
   name?: string;
@@ -149,8 +155,8 @@ export class MemoryPresenceStore implements PresenceStore {
     return { users: out, count };
   }
 
-  async sweep(): Promise<DepartureTransition[]> {
-    return [];
+  async sweep(): Promise<SweepResult> {
+    return { departures: [], arrivals: [] };
   }
 
   async removeAllLocal(): Promise<DepartureTransition[]> {

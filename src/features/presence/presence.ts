@@ -6,7 +6,7 @@
 import { canAccessRoom } from '../../auth/identity.js';
 import type { Limits } from '../../config.js';
 import type { Engine } from '../../engine/engine.js';
-import type { DepartureTransition, UserState } from '../../engine/presence-store.js';
+import type { ArrivalTransition, DepartureTransition, UserState } from '../../engine/presence-store.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import { ParleyError } from '../../protocol/errors.js';
@@ -100,6 +100,7 @@ export class PresenceFeature {
   /** Presence entries of up to `maxPresenceUsers` users, in the order asked. */
   async users(ids: string[], viewer: string | null): Promise<PresenceEntry[]> {
     if (ids.length > this.limits.maxPresenceUsers) {
+      this.metrics.limitBreaches.inc({ limit: 'presence_users' });
       throw new ParleyError('TOO_LARGE', `at most ${this.limits.maxPresenceUsers} users per presence query`);
     }
     const states = await this.engine.presence.users(ids);
@@ -114,6 +115,7 @@ export class PresenceFeature {
 
   async setStatus(session: Session, status: UserState['status'], text: string | undefined): Promise<StatusResult> {
     if (text !== undefined && [...text].length > this.limits.maxStatusTextChars) {
+      this.metrics.limitBreaches.inc({ limit: 'status_text' });
       throw new ParleyError('TOO_LARGE', `status text is longer than ${this.limits.maxStatusTextChars} characters`);
     }
     const { before, after, rooms } = await this.engine.presence.setStatus(session.user, status, text);
@@ -173,12 +175,25 @@ export class PresenceFeature {
     this.sweepTimer = null;
   }
 
-  /** One sweep: removes dead nodes' connections and announces the departures. */
+  /**
+   * One sweep: removes dead nodes' connections and announces the departures
+   * (and the returns of this node's users after it had lost its lease).
+   * Returns the number of departures.
+   */
   async sweepOnce(): Promise<number> {
-    const transitions = await this.engine.presence.sweep();
-    for (const t of transitions) await this.announceDeparture(t);
-    if (transitions.length > 0) this.log.info({ users: transitions.length }, 'swept connections of dead nodes');
-    return transitions.length;
+    const { departures, arrivals } = await this.engine.presence.sweep();
+    await Promise.all(departures.map((t) => this.announceDeparture(t)));
+    await Promise.all(arrivals.map((t) => this.announceArrival(t)));
+    if (departures.length > 0) this.log.info({ connections: departures.length }, 'swept connections of dead nodes');
+    if (arrivals.length > 0) this.log.warn({ users: arrivals.length }, 'presence lease was lost; connections re-registered');
+    return departures.length;
+  }
+
+  /** Publishes `join` for a user restored into rooms (see ArrivalTransition). */
+  async announceArrival(t: ArrivalTransition): Promise<void> {
+    if (!isVisible(t.state)) return;
+    const entry = publicEntry(t.state);
+    await Promise.all(t.joinedRooms.map((room) => this.publishRoom(room, 'join', entry)));
   }
 
   /** Clean shutdown: removes every local connection at once and announces it. */
