@@ -1,0 +1,459 @@
+/**
+ * The Redis engine: messages in one stream per room, the bus on Redis
+ * pub/sub, presence in RedisPresenceStore. Several nodes given the same
+ * Redis form one cluster. Behaves exactly like the memory engine (the
+ * shared conformance suite runs on both).
+ *
+ * Two connections per node:
+ * - commands (append script, history, publish, presence), optionally
+ *   auto-pipelined;
+ * - subscriber (bus.ts), RESP3, which also runs the gap-fill reads so they
+ *   are ordered with the pushed messages.
+ *
+ * Failures: no offline queue and no retries per request, so a command
+ * issued while Redis is unreachable, or in flight when the connection drops,
+ * rejects at once with ParleyError('UNAVAILABLE'); a command Redis does not
+ * answer rejects after `commandTimeoutMs`. Both connections reconnect
+ * forever with capped exponential backoff; the bus resubscribes and fills
+ * gaps by itself. A heartbeat PING forces a reconnect of a connection that
+ * stopped answering (a half-open TCP connection never closes by itself).
+ * Requires Redis >= 6.2 (RESP3, exclusive stream ranges).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Message } from '../../protocol/frames.js';
+import { MESSAGE_ID_PATTERN } from '../../protocol/ids.js';
+import { ParleyError, unavailable } from '../../protocol/errors.js';
+import { encodeBody, idTime, messageJson } from '../codec.js';
+import {
+  defaultEngineOptions,
+  type AppendResult,
+  type BusEvent,
+  type ControlListener,
+  type ControlMessage,
+  type Engine,
+  type EngineOptions,
+  type HistoryPage,
+  type MessageDraft,
+  type RoomListener,
+  type SinceResult,
+} from '../engine.js';
+import type { PresenceLifecycle, PresenceStore } from '../presence-store.js';
+import { RedisBus, type BusStats } from './bus.js';
+import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
+import { RedisPresenceStore } from './redis-presence.js';
+import { APPEND_LUA, SINCE_LUA } from './scripts.js';
+
+/** The subset of a pino logger the engine uses. */
+export interface EngineLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Options of the Redis engine: the common EngineOptions plus connection settings. */
+export interface RedisEngineOptions extends Partial<EngineOptions> {
+  /** This node's id, unique in the cluster (also names its Redis connections). */
+  nodeId: string;
+  /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
+  url: string;
+  /** A command Redis does not answer within this rejects with UNAVAILABLE. Default 2000. */
+  commandTimeoutMs?: number;
+  /** start() rejects when Redis cannot be reached within this. Default 10000. */
+  startTimeoutMs?: number;
+  /** ready() answers false when PING takes longer. Default 1000. */
+  readyTimeoutMs?: number;
+  /** Upper bound of the reconnect backoff. Default 2000. */
+  maxReconnectDelayMs?: number;
+  /** PING interval on both connections; 0 disables. Default 5000. */
+  heartbeatMs?: number;
+  /** Batch the commands issued in one event-loop turn into one write. Default true. */
+  autoPipelining?: boolean;
+  /** Connection state changes and errors nobody awaits. Default: silent. */
+  log?: EngineLogger;
+}
+
+/** Custom commands registered with defineCommand. */
+interface ScriptCommands {
+  parleyAppend(numKeys: number, ...args: string[]): Promise<string | [string]>;
+  parleySince(log: string, since: string, max: string): Promise<[number, StreamEntry[], number?]>;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+/** Errors that mean "Redis cannot serve this now", though the connection answered. */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
+
+/**
+ * Maps a failed command to the engine's failure contract: anything about
+ * reaching Redis becomes UNAVAILABLE; a genuine error reply (a bug) is kept
+ * and surfaces as INTERNAL at the edge.
+ */
+export function toEngineError(err: unknown): Error {
+  if (err instanceof ParleyError) return err;
+  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(err.message)) return err;
+  return unavailable(err);
+}
+
+/** The message object of a fresh append, built from the draft (same key order as JSON.parse of the stored JSON). */
+function draftMessage(id: string, draft: MessageDraft): Message {
+  const m: Message = { id, ts: idTime(id), room: draft.room, from: draft.from, text: draft.text };
+  if (draft.name !== undefined) m.name = draft.name;
+  if (draft.clientMsgId !== undefined) m.clientMsgId = draft.clientMsgId;
+  return m;
+}
+
+/** Stream entries to messages, in the given order. */
+function entriesToMessages(entries: StreamEntry[]): Message[] {
+  const out: Message[] = new Array<Message>(entries.length);
+  let n = 0;
+  for (const [id, fields] of entries) {
+    const body = fields[1];
+    if (body !== undefined) out[n++] = JSON.parse(messageJson(id, idTime(id), body)) as Message;
+  }
+  out.length = n;
+  return out;
+}
+
+/** Races a promise against a timer; the timer never keeps the process alive. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The URL without its password, for messages. */
+function safeUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
+const noop = (): void => {};
+
+export class RedisEngine implements Engine {
+  readonly kind = 'redis' as const;
+  readonly options: EngineOptions;
+  readonly presence: PresenceStore;
+  /** Bus counters (resyncs, gap-filled messages, dropped duplicates) for metrics. */
+  readonly busStats: BusStats;
+
+  private readonly url: string;
+  private readonly cmd: Redis & ScriptCommands;
+  private readonly sub: Redis;
+  private readonly bus: RedisBus;
+  private readonly names = new RoomNamesCache();
+  private readonly log: EngineLogger | undefined;
+  private readonly startTimeoutMs: number;
+  private readonly readyTimeoutMs: number;
+  private readonly heartbeatMs: number;
+  private readonly argMax: string;
+  private readonly argTrimAbove: string;
+  private readonly argDedupeMs: string;
+  private starting: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  private presenceStarted = false;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly down = { cmd: false, sub: false };
+
+  /**
+   * Creates the engine; nothing connects before start().
+   *
+   * @example
+   * const engine = new RedisEngine({ url: 'redis://127.0.0.1:6380', nodeId: 'node-1' });
+   * await engine.start();
+   */
+  constructor(opts: RedisEngineOptions) {
+    this.options = {
+      nodeId: opts.nodeId,
+      historyMax: opts.historyMax ?? defaultEngineOptions.historyMax,
+      dedupeWindowMs: opts.dedupeWindowMs ?? defaultEngineOptions.dedupeWindowMs,
+      nodeTimeoutMs: opts.nodeTimeoutMs ?? defaultEngineOptions.nodeTimeoutMs,
+    };
+    this.url = opts.url;
+    this.log = opts.log;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 1000;
+    this.heartbeatMs = opts.heartbeatMs ?? 5000;
+    const max = Math.max(1, Math.floor(this.options.historyMax));
+    this.argMax = String(max);
+    this.argTrimAbove = String(max + Math.max(1, Math.floor(max / 10)));
+    this.argDedupeMs = String(Math.max(1, Math.floor(this.options.dedupeWindowMs)));
+
+    const commandTimeout = opts.commandTimeoutMs ?? 2000;
+    const maxDelay = opts.maxReconnectDelayMs ?? 2000;
+    const name = opts.nodeId.replace(/[^A-Za-z0-9_.:@-]/g, '_');
+    const base: RedisOptions = {
+      lazyConnect: true,
+      protocol: 3,
+      // Fail fast instead of queueing: callers get UNAVAILABLE and may retry.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout,
+      connectTimeout: Math.max(commandTimeout, 1000),
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 16), maxDelay) + Math.floor(Math.random() * 100),
+    };
+    this.cmd = new Redis(opts.url, {
+      ...base,
+      connectionName: `parley:${name}:cmd`,
+      enableAutoPipelining: opts.autoPipelining ?? true,
+    }) as Redis & ScriptCommands;
+    this.cmd.defineCommand('parleyAppend', { lua: APPEND_LUA });
+    this.cmd.defineCommand('parleySince', { lua: SINCE_LUA, numberOfKeys: 1, readOnly: true });
+    this.sub = new Redis(opts.url, { ...base, connectionName: `parley:${name}:sub`, autoResubscribe: false });
+    this.watch(this.cmd, 'cmd');
+    this.watch(this.sub, 'sub');
+
+    this.bus = new RedisBus(this.sub, this.names, {
+      toEngineError,
+      onError: (err, context) => this.log?.error({ err, context }, 'redis engine: unhandled error'),
+    });
+    this.busStats = this.bus.stats;
+    this.presence = new RedisPresenceStore(this.cmd, this.options);
+  }
+
+  /**
+   * Connects both connections, subscribes the control channel and starts
+   * the presence store. Rejects with a clear error when Redis cannot be
+   * reached within `startTimeoutMs` (the engine is then closed).
+   */
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.closing) throw new Error('the Redis engine is closed');
+    const synced = this.bus.whenSynced();
+    this.cmd.connect().catch(noop);
+    this.sub.connect().catch(noop);
+    const lastError: { err?: unknown } = {};
+    const onError = (err: unknown): void => {
+      lastError.err = err;
+    };
+    this.cmd.on('error', onError);
+    this.sub.on('error', onError);
+    try {
+      await withTimeout(Promise.all([this.readyOnce(this.cmd), synced]), this.startTimeoutMs, 'connecting');
+    } catch {
+      const cause = lastError.err instanceof Error ? `: ${lastError.err.message}` : '';
+      await this.close();
+      throw new Error(`cannot reach Redis at ${safeUrl(this.url)} within ${this.startTimeoutMs} ms${cause}`, {
+        cause: lastError.err,
+      });
+    } finally {
+      this.cmd.off('error', onError);
+      this.sub.off('error', onError);
+    }
+    if (this.closing) throw new Error('the Redis engine was closed while starting');
+    const lifecycle = this.presence as PresenceStore & PresenceLifecycle;
+    if (typeof lifecycle.start === 'function') await lifecycle.start();
+    this.presenceStarted = true;
+    if (this.heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** Stops the presence store and the heartbeat, then quits both connections. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    const lifecycle = this.presence as PresenceStore & PresenceLifecycle;
+    if (this.presenceStarted && typeof lifecycle.stop === 'function') {
+      try {
+        await lifecycle.stop();
+      } catch (err) {
+        this.log?.warn({ err }, 'redis engine: presence store did not stop cleanly');
+      }
+    }
+    this.bus.close();
+    await Promise.all([quit(this.cmd), quit(this.sub)]);
+  }
+
+  /** True when PING answers within `readyTimeoutMs` and the bus connection is up. Never throws. */
+  async ready(): Promise<boolean> {
+    if (this.closing || this.sub.status !== 'ready') return false;
+    try {
+      await withTimeout(this.cmd.ping(), this.readyTimeoutMs, 'PING');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- messages ----
+
+  /** One script call: dedupe check, XADD, trim, PUBLISH, remember the clientMsgId. */
+  async append(draft: MessageDraft): Promise<AppendResult> {
+    const n = this.names.get(draft.room);
+    const body = encodeBody(draft);
+    let reply: string | [string];
+    try {
+      reply =
+        draft.clientMsgId === undefined
+          ? await this.cmd.parleyAppend(
+              1,
+              n.log,
+              body,
+              n.channel,
+              n.framePrefix,
+              n.frameSuffix,
+              this.argMax,
+              this.argTrimAbove,
+              this.argDedupeMs,
+            )
+          : await this.cmd.parleyAppend(
+              2,
+              n.log,
+              dedupeKey(draft.room, draft.from, draft.clientMsgId),
+              body,
+              n.channel,
+              n.framePrefix,
+              n.frameSuffix,
+              this.argMax,
+              this.argTrimAbove,
+              this.argDedupeMs,
+            );
+    } catch (err) {
+      throw toEngineError(err);
+    }
+    if (typeof reply === 'string') return { message: draftMessage(reply, draft), duplicate: false };
+    return { message: JSON.parse(reply[0]) as Message, duplicate: true };
+  }
+
+  /** XREVRANGE strictly before `before` (or from the newest), one extra entry to learn hasMore. */
+  async history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage> {
+    const limit = Math.max(0, Math.floor(opts.limit));
+    // Like the memory engine: nothing sorts before a malformed id.
+    if (opts.before !== undefined && !MESSAGE_ID_PATTERN.test(opts.before)) return { messages: [], hasMore: false };
+    const end = opts.before === undefined ? '+' : `(${opts.before}`;
+    let entries: StreamEntry[];
+    try {
+      entries = await this.cmd.xrevrange(this.names.get(room).log, end, '-', 'COUNT', limit + 1);
+    } catch (err) {
+      throw toEngineError(err);
+    }
+    const hasMore = entries.length > limit;
+    if (hasMore) entries.length = limit;
+    return { messages: entriesToMessages(entries.reverse()), hasMore };
+  }
+
+  /** The messages after `since`, read atomically by one script (see SINCE_LUA). */
+  async since(room: string, since: string, max: number): Promise<SinceResult> {
+    const count = Math.max(0, Math.floor(max));
+    // Like the memory engine: a malformed id is unknown, everything is "after" it.
+    const from = MESSAGE_ID_PATTERN.test(since) ? since : '0-0';
+    let reply: [number, StreamEntry[], number?];
+    try {
+      reply = await this.cmd.parleySince(this.names.get(room).log, from, String(count));
+    } catch (err) {
+      throw toEngineError(err);
+    }
+    const [recovered, entries, newestFirst] = reply;
+    if (newestFirst === 1) entries.reverse();
+    return { messages: entriesToMessages(entries), recovered: recovered === 1 && from === since };
+  }
+
+  /** Id of the newest entry of the room's stream, or null. */
+  async lastMessageId(room: string): Promise<string | null> {
+    try {
+      const top = await this.cmd.xrevrange(this.names.get(room).log, '+', '-', 'COUNT', 1);
+      return top[0]?.[0] ?? null;
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  // ---- bus ----
+
+  /** See Engine.subscribe; rejects with UNAVAILABLE when Redis is unreachable. */
+  subscribe(room: string, listener: RoomListener): Promise<void> {
+    return this.bus.subscribe(room, listener);
+  }
+
+  /** See Engine.unsubscribe; never rejects. */
+  unsubscribe(room: string): Promise<void> {
+    return this.bus.unsubscribe(room);
+  }
+
+  /** PUBLISH `e<skipUser>|<frame>` on the room's channel. */
+  async publish(room: string, event: Extract<BusEvent, { kind: 'event' }>): Promise<void> {
+    try {
+      await this.cmd.publish(this.names.get(room).channel, `e${event.skipUser ?? ''}|${event.frame}`);
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  /** PUBLISH the JSON of `msg` on the control channel (every node, this one included). */
+  async publishControl(msg: ControlMessage): Promise<void> {
+    try {
+      await this.cmd.publish(CONTROL_CHANNEL, JSON.stringify(msg));
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  /** Sets the one listener for control messages. */
+  onControl(listener: ControlListener): void {
+    this.bus.onControl(listener);
+  }
+
+  // ---- connection upkeep ----
+
+  /** Listens to a connection's errors (ioredis prints unhandled ones) and logs each outage once. */
+  private watch(client: Redis, which: 'cmd' | 'sub'): void {
+    client.on('error', (err: Error) => {
+      // While down, every reconnect attempt fails the same way: say it once.
+      if (this.down[which] || this.closing) return;
+      this.log?.warn({ err: err.message, connection: which }, 'redis engine: connection error');
+    });
+    client.on('close', () => {
+      if (!this.starting || this.closing || this.down[which]) return;
+      this.down[which] = true;
+      this.log?.warn({ connection: which }, 'redis engine: connection lost, reconnecting');
+    });
+    client.on('ready', () => {
+      if (!this.down[which]) return;
+      this.down[which] = false;
+      this.log?.info({ connection: which }, 'redis engine: connection restored');
+    });
+  }
+
+  /** PINGs both connections; one that is up but does not answer is dropped and reconnects. */
+  private beat(): void {
+    for (const client of [this.cmd, this.sub]) {
+      if (client.status !== 'ready') continue;
+      client.ping().catch((err: unknown) => {
+        if (this.closing || client.status !== 'ready') return;
+        if (err instanceof Error && err.message.includes('timed out')) client.disconnect(true);
+      });
+    }
+  }
+
+  private readyOnce(client: Redis): Promise<void> {
+    if (client.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => client.once('ready', () => resolve()));
+  }
+}
+
+/** QUIT politely (bounded), then make sure the socket is gone and no reconnect follows. */
+async function quit(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status === 'ready') {
+    try {
+      await withTimeout(client.quit(), 1000, 'QUIT');
+    } catch {
+      // Unreachable or slow: disconnect below.
+    }
+  }
+  // QUIT leaves the status at 'end'; anything else still owns a socket or a reconnect timer.
+  if ((client.status as string) !== 'end') client.disconnect();
+}

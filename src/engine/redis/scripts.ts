@@ -1,0 +1,75 @@
+/**
+ * Lua sources of the Redis message engine. They are registered with ioredis
+ * `defineCommand`, which sends EVALSHA and falls back to EVAL on a fresh
+ * connection or after NOSCRIPT (e.g. a Redis restart), so callers never load
+ * scripts by hand.
+ *
+ * Every key a script touches is passed in KEYS and carries the room's hash
+ * tag (keys.ts), so each script runs on one Cluster slot.
+ */
+
+/**
+ * append: dedupe check, store, trim, publish, remember the clientMsgId, all atomic.
+ *
+ * KEYS[1] the room's stream; KEYS[2] the dedupe key, only when the draft has a clientMsgId.
+ * ARGV[1] body fragment (codec.encodeBody), ARGV[2] room channel,
+ * ARGV[3] / ARGV[4] frame prefix / suffix (codec.messageFrame around the message JSON),
+ * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms).
+ *
+ * Returns the new stream id (a string), or `{storedMessageJson}` for a duplicate.
+ *
+ * The message JSON is spliced exactly like codec.messageJson(id, ts, body),
+ * with ts = the ms part of the id, so the stored body, the published frame
+ * and the reply all come from one serialization. The bus payload is
+ * `m<id>|<frame>` (bus.ts).
+ *
+ * Trimming: `XADD MAXLEN ~ n` only drops whole stream nodes (100 entries by
+ * default), so a small historyMax would never trim. Like the memory engine,
+ * the log is cut back to exactly historyMax once it grows past
+ * historyMax + 10 %, which amortizes to O(1) per append (XLEN is O(1)).
+ */
+export const APPEND_LUA = `
+local dedupe = KEYS[2]
+if dedupe then
+  local prev = redis.call('GET', dedupe)
+  if prev then return {prev} end
+end
+local log = KEYS[1]
+local body = ARGV[1]
+local id = redis.call('XADD', log, '*', 'd', body)
+if redis.call('XLEN', log) > tonumber(ARGV[6]) then
+  redis.call('XTRIM', log, 'MAXLEN', ARGV[5])
+end
+local json = '{"id":"' .. id .. '","ts":' .. string.sub(id, 1, string.find(id, '-', 1, true) - 1) .. ',' .. body
+redis.call('PUBLISH', ARGV[2], 'm' .. id .. '|' .. ARGV[3] .. json .. ARGV[4])
+if dedupe then
+  redis.call('SET', dedupe, json, 'PX', ARGV[7])
+end
+return id
+`;
+
+/**
+ * since: the messages after a given id, for reconnect recovery, read atomically.
+ *
+ * KEYS[1] the room's stream. ARGV[1] the `since` id, ARGV[2] max.
+ *
+ * Returns `{recovered, entries}` with entries oldest first, or, when more
+ * than max entries followed, `{0, entries, 1}` with the newest max entries
+ * newest first (the trailing 1 says so). recovered is 1 only when the exact `since` entry is
+ * still in the stream (so nothing before it was trimmed or lost, e.g. by a
+ * restart without persistence) and no more than max entries follow it.
+ */
+export const SINCE_LUA = `
+local log = KEYS[1]
+local since = ARGV[1]
+local max = tonumber(ARGV[2])
+local known = #redis.call('XRANGE', log, since, since) == 1
+local after = redis.call('XRANGE', log, '(' .. since, '+', 'COUNT', max + 1)
+if #after <= max then
+  return {known and 1 or 0, after}
+end
+if max <= 0 then
+  return {0, {}}
+end
+return {0, redis.call('XREVRANGE', log, '+', '(' .. since, 'COUNT', max), 1}
+`;
