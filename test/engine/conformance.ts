@@ -307,7 +307,130 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         const mine = out.find((t) => t.user === `${r}-ua`);
         expect(mine).toMatchObject({ wentOffline: true, leftRooms: [r] });
         expect((await e.presence.roomMembers(r, 10)).count).toBe(0);
+        // The memory store has no dead nodes; a shut-down node has nothing left to sweep.
+        const swept = await e.presence.sweep();
+        expect(swept.departures.filter((t) => t.user === `${r}-ua`)).toEqual([]);
       });
+
+      it('answers for unknown users, keeps the order asked, and a status chosen while offline', async () => {
+        const e = await make();
+        const r = room();
+        const ids = Array.from({ length: 500 }, (_, i) => `${r}-n${i}`);
+        await e.presence.connect({ connId: `${r}-c`, user: ids[7]!, name: 'Seven' });
+        const states = await e.presence.users(ids);
+        expect(states.map((s) => s.user)).toEqual(ids);
+        expect(states[0]).toEqual({ user: ids[0], status: 'online', online: false });
+        expect(states[7]).toMatchObject({ user: ids[7], name: 'Seven', status: 'online', online: true });
+        expect(states[7]?.lastSeen).toBeUndefined();
+        expect(await e.presence.users([])).toEqual([]);
+        const off = await e.presence.setStatus(ids[1]!, 'away', 'back soon');
+        expect(off.before).toMatchObject({ online: false, status: 'online' });
+        expect(off.after).toMatchObject({ online: false, status: 'away', text: 'back soon' });
+        expect(off.rooms).toEqual([]);
+        expect((await e.presence.listByStatus('away', 1000)).users.map((x) => x.user)).not.toContain(ids[1]);
+        // Coming online later shows the status chosen meanwhile.
+        const c = await e.presence.connect({ connId: `${r}-c1`, user: ids[1]! });
+        expect(c.state).toMatchObject({ status: 'away', text: 'back soon', online: true });
+        expect((await e.presence.listByStatus('away', 1000)).users.map((x) => x.user)).toContain(ids[1]);
+      });
+
+      it('lists by status exactly: moves users between lists, drops them when offline, caps but counts', async () => {
+        const e = await make();
+        const r = room();
+        const before = (await e.presence.listByStatus('busy', 0)).count;
+        for (let i = 0; i < 12; i++) {
+          await e.presence.connect({ connId: `${r}-c${i}`, user: `${r}-u${i}` });
+          await e.presence.setStatus(`${r}-u${i}`, 'busy', undefined);
+        }
+        const some = await e.presence.listByStatus('busy', 5);
+        expect(some.count).toBe(before + 12);
+        expect(some.users).toHaveLength(5);
+        for (const u of some.users) expect(u).toMatchObject({ status: 'busy', online: true });
+        await e.presence.setStatus(`${r}-u0`, 'away', undefined);
+        await e.presence.disconnect(`${r}-c1`);
+        const busy = await e.presence.listByStatus('busy', 10_000);
+        expect(busy.count).toBe(before + 10);
+        const mine = busy.users.map((x) => x.user).filter((u) => u.startsWith(`${r}-`));
+        expect(mine.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `${r}-u${i + 2}`).sort());
+        expect((await e.presence.listByStatus('away', 10_000)).users.map((x) => x.user)).toContain(`${r}-u0`);
+        const [gone] = await e.presence.users([`${r}-u1`]);
+        expect(gone).toMatchObject({ online: false, status: 'busy' });
+        expect(gone?.lastSeen).toBeGreaterThan(Date.now() - 5000);
+        await e.presence.removeAllLocal();
+      });
+
+      it('joins and leaves idempotently per connection and reports the rooms a status change reaches', async () => {
+        const e = await make();
+        const r1 = room();
+        const r2 = room();
+        const u = `u-${r1}`;
+        await e.presence.connect({ connId: `${u}-1`, user: u });
+        await e.presence.connect({ connId: `${u}-2`, user: u });
+        expect(await e.presence.joinRoom(`${u}-1`, u, r1)).toEqual({ first: true });
+        expect(await e.presence.joinRoom(`${u}-1`, u, r1)).toEqual({ first: false });
+        expect(await e.presence.joinRoom(`${u}-2`, u, r2)).toEqual({ first: true });
+        expect(await e.presence.joinRoom('no-such-conn', u, r1)).toEqual({ first: false });
+        const s = await e.presence.setStatus(u, 'away', undefined);
+        expect(s.rooms.sort()).toEqual([r1, r2].sort());
+        expect(await e.presence.leaveRoom(`${u}-2`, u, r1)).toEqual({ last: false });
+        expect(await e.presence.leaveRoom(`${u}-1`, u, r1)).toEqual({ last: true });
+        expect(await e.presence.leaveRoom(`${u}-1`, u, r1)).toEqual({ last: false });
+        expect((await e.presence.setStatus(u, 'online', undefined)).rooms).toEqual([r2]);
+        const d1 = await e.presence.disconnect(`${u}-1`);
+        expect(d1).toMatchObject({ leftRooms: [], wentOffline: false });
+        const d2 = await e.presence.disconnect(`${u}-2`);
+        expect(d2).toMatchObject({ leftRooms: [r2], wentOffline: true });
+        expect((await e.presence.setStatus(u, 'online', undefined)).rooms).toEqual([]);
+      });
+
+      if (factory.multiNode) {
+        it('is one presence across nodes: devices on two nodes, status seen everywhere', async () => {
+          const a = await make();
+          const b = await make();
+          const r = room();
+          const u = `u-${r}`;
+          expect((await a.presence.connect({ connId: `${u}-a`, user: u, name: 'U' })).wentOnline).toBe(true);
+          expect((await b.presence.connect({ connId: `${u}-b`, user: u })).wentOnline).toBe(false);
+          expect(await a.presence.joinRoom(`${u}-a`, u, r)).toEqual({ first: true });
+          expect(await b.presence.joinRoom(`${u}-b`, u, r)).toEqual({ first: false });
+          await b.presence.setStatus(u, 'busy', 'deep work');
+          expect((await a.presence.users([u]))[0]).toMatchObject({ status: 'busy', text: 'deep work', online: true });
+          expect((await a.presence.listByStatus('busy', 10_000)).users.map((x) => x.user)).toContain(u);
+          expect(await a.presence.disconnect(`${u}-a`)).toMatchObject({ wentOffline: false, leftRooms: [] });
+          expect((await b.presence.roomMembers(r, 10)).count).toBe(1);
+          expect(await b.presence.disconnect(`${u}-b`)).toMatchObject({ wentOffline: true, leftRooms: [r] });
+          expect((await a.presence.listByStatus('busy', 10_000)).users.map((x) => x.user)).not.toContain(u);
+        });
+
+        it('sweeps the connections of a node that stopped without removing them, once', async () => {
+          const a = await make({ nodeTimeoutMs: 1500 });
+          const b = await make({ nodeTimeoutMs: 1500 });
+          const c = await make({ nodeTimeoutMs: 1500 });
+          const r = room();
+          const u = `u-${r}`;
+          await a.presence.connect({ connId: `${u}-a1`, user: u });
+          await a.presence.connect({ connId: `${u}-a2`, user: u });
+          await a.presence.joinRoom(`${u}-a1`, u, r);
+          await a.presence.joinRoom(`${u}-a2`, u, r);
+          await b.presence.connect({ connId: `${r}-v`, user: `v-${r}` });
+          await b.presence.joinRoom(`${r}-v`, `v-${r}`, r);
+          await a.presence.setStatus(u, 'away', undefined);
+          await a.close(); // no removeAllLocal: a's connections are left to the others
+          const [sb, sc] = await Promise.all([b.presence.sweep(), c.presence.sweep()]);
+          const mine = [...sb.departures, ...sc.departures].filter((t) => t.user === u);
+          expect(mine).toHaveLength(2); // one per connection, by one sweeper
+          expect(mine.filter((t) => t.wentOffline)).toHaveLength(1);
+          expect(mine.flatMap((t) => t.leftRooms)).toEqual([r]);
+          const [st] = await b.presence.users([u]);
+          expect(st).toMatchObject({ online: false, status: 'away' });
+          expect(st?.lastSeen).toBeGreaterThan(Date.now() - 10_000);
+          const m = await c.presence.roomMembers(r, 10);
+          expect(m.count).toBe(1);
+          expect(m.members.map((x) => x.user)).toEqual([`v-${r}`]);
+          expect((await c.presence.listByStatus('away', 10_000)).users.map((x) => x.user)).not.toContain(u);
+          expect((await b.presence.sweep()).departures.filter((t) => t.user === u)).toEqual([]);
+        });
+      }
     });
   });
 }
