@@ -172,6 +172,8 @@ interface Outgoing {
   /** Internal requests are not queued nor retried: they fail when the socket drops. */
   internal?: boolean;
   id?: number;
+  /** Times a send was put back after RATE_LIMITED. */
+  rateRetries?: number;
   wireTimer?: ReturnType<typeof setTimeout>;
   deadline?: ReturnType<typeof setTimeout>;
   done?: boolean;
@@ -199,7 +201,6 @@ class RoomState {
 }
 
 const TRANSIENT: ReadonlySet<string> = new Set(['UNAVAILABLE', 'INTERNAL', 'TIMEOUT', 'RATE_LIMITED']);
-const OPEN = 1;
 
 /**
  * A connection to a Parley server.
@@ -228,6 +229,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
   private waiting: Outgoing[] = [];
   private readonly inflight = new Map<number, Outgoing>();
   private nextId = 1;
+  private sendsPausedUntil = 0;
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private lastFrameAt = 0;
@@ -427,7 +430,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
       for (const w of state.waiters.splice(0)) w.reject(err);
       this.waiting = this.waiting.filter((o) => {
         if (o.room !== room) return true;
-        this.settle(o, new ParleyClientError('NOT_JOINED', `left "${room}" before the message was sent`, { command: 'send' }));
+        this.settle(
+          o,
+          new ParleyClientError('NOT_JOINED', `left "${room}" before the message was sent`, { command: 'send' }),
+        );
         return false;
       });
     }
@@ -448,14 +454,18 @@ export class ParleyClient extends Emitter<ClientEvents> {
    */
   send(room: string, text: string, options: SendOptions = {}): Promise<Message> {
     if (!this.rooms.has(room)) {
-      return Promise.reject(new ParleyClientError('NOT_JOINED', `join "${room}" before sending to it`, { command: 'send' }));
+      return Promise.reject(
+        new ParleyClientError('NOT_JOINED', `join "${room}" before sending to it`, { command: 'send' }),
+      );
     }
     const clientMsgId = options.clientMsgId ?? randomId();
     const fields = { room, text, clientMsgId };
     const size = utf8Length(JSON.stringify({ type: 'send', id: 2 ** 31, ...fields }));
     const max = this.opts.maxFrameBytes ?? 65_536;
     if (size > max) {
-      return Promise.reject(new ParleyClientError('TOO_LARGE', `message frame is ${size} bytes, over ${max}`, { command: 'send' }));
+      return Promise.reject(
+        new ParleyClientError('TOO_LARGE', `message frame is ${size} bytes, over ${max}`, { command: 'send' }),
+      );
     }
     this.lastTyping.delete(room);
     return new Promise<SendResult>((resolve, reject) => {
@@ -571,23 +581,40 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 
   /** A request on the current socket only (rejoin, status restore, typing, keepalive). */
-  private internal<T extends CommandType>(type: T, fields: Record<string, unknown>, timeoutMs = this.timeoutMs): Promise<ResultOf[T]> {
+  private internal<T extends CommandType>(
+    type: T,
+    fields: Record<string, unknown>,
+    timeoutMs = this.timeoutMs,
+  ): Promise<ResultOf[T]> {
     return new Promise<ResultOf[T]>((resolve, reject) => {
       if (!this.isOpen) {
         reject(new ParleyClientError('CLOSED', 'not connected', { command: type }));
         return;
       }
-      this.transmit({ type, fields, internal: true, wireTimeoutMs: timeoutMs, resolve: resolve as (d: unknown) => void, reject });
+      this.transmit({
+        type,
+        fields,
+        internal: true,
+        wireTimeoutMs: timeoutMs,
+        resolve: resolve as (d: unknown) => void,
+        reject,
+      });
     });
   }
 
   private enqueue(o: Outgoing): void {
     if (this.currentState === 'closed' || this.currentState === 'idle') {
-      this.settle(o, new ParleyClientError('CLOSED', 'the client is not connected; call connect() first', { command: o.type }));
+      this.settle(
+        o,
+        new ParleyClientError('CLOSED', 'the client is not connected; call connect() first', { command: o.type }),
+      );
       return;
     }
     if (this.waiting.length >= (this.opts.maxQueue ?? 1000)) {
-      this.settle(o, new ParleyClientError('QUEUE_FULL', 'too many requests are waiting for the connection', { command: o.type }));
+      this.settle(
+        o,
+        new ParleyClientError('QUEUE_FULL', 'too many requests are waiting for the connection', { command: o.type }),
+      );
       return;
     }
     this.waiting.push(o);
@@ -606,7 +633,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
           this.settle(o, new ParleyClientError('NOT_JOINED', `not in "${o.room}"`, { command: o.type }));
           continue;
         }
-        if (room.joinedOn !== this.serial) {
+        if (room.joinedOn !== this.serial || Date.now() < this.sendsPausedUntil) {
           keep.push(o);
           continue;
         }
@@ -636,6 +663,23 @@ export class ParleyClient extends Emitter<ClientEvents> {
     } catch {
       // the close event follows and requeues it
     }
+  }
+
+  /**
+   * A send refused with RATE_LIMITED goes back to the head of the queue and
+   * sends pause a moment (the server stored nothing; the clientMsgId keeps a
+   * retry safe anyway). After 5 tries the error reaches the caller.
+   */
+  private retryRateLimited(o: Outgoing): void {
+    clearTimeout(o.wireTimer);
+    o.wireTimer = undefined;
+    o.id = undefined;
+    o.rateRetries = (o.rateRetries ?? 0) + 1;
+    const delay = 300 * o.rateRetries + Math.floor(Math.random() * 200);
+    this.sendsPausedUntil = Math.max(this.sendsPausedUntil, Date.now() + delay);
+    this.waiting.unshift(o);
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => this.pump(), this.sendsPausedUntil - Date.now());
   }
 
   private forget(o: Outgoing): void {
@@ -673,10 +717,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
       }
       const token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token;
       if (serial !== this.serial || this.userClosed) return;
-      url = socketUrl(
-        this.opts.url,
-        token ? { token } : { user: this.opts.user, name: this.opts.name },
-      );
+      url = socketUrl(this.opts.url, token ? { token } : { user: this.opts.user, name: this.opts.name });
       const ws = new Ctor(url);
       this.socket = ws;
       ws.onopen = () => {
@@ -760,7 +801,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
             : code === CloseCodes.POLICY
               ? 'closed by the server (policy)'
               : 'the connection closed';
-      this.shutdown(new ParleyClientError('CLOSED', `${what}${detail ? `: ${detail}` : ''}`, { closeCode: code }), code, detail);
+      this.shutdown(
+        new ParleyClientError('CLOSED', `${what}${detail ? `: ${detail}` : ''}`, { closeCode: code }),
+        code,
+        detail,
+      );
       return;
     }
     const delay = code === CloseCodes.TOKEN_EXPIRED && wasOpen ? 0 : this.backoff.next();
@@ -793,6 +838,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 
   private shutdown(err: ParleyClientError, closeCode: number | undefined, reason: string): void {
+    clearTimeout(this.resumeTimer);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.stopKeepalive();
@@ -892,8 +938,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
     const fields: Record<string, unknown> = { room: room.name };
     if (since !== null) fields.since = since;
     let data: JoinResult;
-    let missed: Message[] = [];
-    let reset = false;
+    let missed: Message[];
+    let reset: boolean;
     try {
       data = await this.internal('join', fields);
       missed = data.messages ?? [];
@@ -1001,7 +1047,15 @@ export class ParleyClient extends Emitter<ClientEvents> {
         if (frame.ok === true) this.settle(o, null, frame.data);
         else {
           const body = (frame.error ?? {}) as { code?: ErrorCode; message?: string };
-          this.settle(o, new ParleyClientError(body.code ?? 'INTERNAL', body.message ?? 'request failed', { command: o.type }));
+          const err = new ParleyClientError(body.code ?? 'INTERNAL', body.message ?? 'request failed', {
+            command: o.type,
+            fromServer: true,
+          });
+          if (o.type === 'send' && err.code === 'RATE_LIMITED' && (o.rateRetries ?? 0) < 5 && !o.done) {
+            this.retryRateLimited(o);
+            return;
+          }
+          this.settle(o, err);
         }
         this.pump();
         return;
@@ -1029,7 +1083,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
         return;
       case 'error': {
         const body = (frame.error ?? {}) as { code?: ErrorCode; message?: string };
-        this.emit('error', new ParleyClientError(body.code ?? 'INTERNAL', body.message ?? 'server error'), {});
+        this.emit(
+          'error',
+          new ParleyClientError(body.code ?? 'INTERNAL', body.message ?? 'server error', { fromServer: true }),
+          {},
+        );
         return;
       }
       default:

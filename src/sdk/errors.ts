@@ -31,28 +31,26 @@ export class ParleyClientError extends Error {
   readonly command: string | undefined;
   /** The WebSocket close code, for `CLOSED` and `CONNECT_FAILED`. */
   readonly closeCode: number | undefined;
+  /**
+   * True when the server sent this error (a reply or an `error` frame), false
+   * when the SDK raised it (timeout, closed, a frame refused before sending).
+   *
+   * @example
+   * if (err.fromServer) console.warn('server said', err.code);
+   */
+  readonly fromServer: boolean;
 
   constructor(
     code: ErrorCode | ClientErrorCode,
     message: string,
-    details: { command?: string; closeCode?: number; cause?: unknown } = {},
+    details: { command?: string; closeCode?: number; fromServer?: boolean; cause?: unknown } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'ParleyClientError';
     this.code = code;
     this.command = details.command;
     this.closeCode = details.closeCode;
-  }
-
-  /**
-   * True when the error came from the server (a protocol error code), false
-   * when the SDK raised it (timeout, closed, ...).
-   *
-   * @example
-   * if (err.fromServer) console.warn('server said', err.code);
-   */
-  get fromServer(): boolean {
-    return !['TIMEOUT', 'CLOSED', 'CONNECT_FAILED', 'QUEUE_FULL'].includes(this.code);
+    this.fromServer = details.fromServer ?? false;
   }
 
   /**

@@ -40,7 +40,10 @@ export function jwtClaims(token: string): { sub?: unknown; name?: unknown } | nu
   const part = token.split('.')[1];
   if (!part) return null;
   try {
-    const b64 = part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '=');
+    const b64 = part
+      .replace(/-/g, '+')
+      .replace(/_/g, '/')
+      .padEnd(Math.ceil(part.length / 4) * 4, '=');
     const binary = atob(b64);
     const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
     const claims: unknown = JSON.parse(new TextDecoder().decode(bytes));

@@ -22,9 +22,9 @@ export function initials(name: string): string {
 
 /** A stable pleasant hue for a user id. */
 export function hueOf(id: string): number {
-  let hash = 0;
-  for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) | 0;
-  return Math.abs(hash) % 360;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return Math.round(((hash >>> 0) * 137.508) % 360);
 }
 
 export function timeOf(ts: number): string {
@@ -37,7 +37,12 @@ export function dayOf(ts: number, now = Date.now()): string {
   const startOfToday = new Date(today.getFullYear(), today.getMonth(), today.getDate()).getTime();
   if (ts >= startOfToday) return 'Today';
   if (ts >= startOfToday - 86_400_000) return 'Yesterday';
-  return d.toLocaleDateString([], { weekday: 'long', month: 'short', day: 'numeric', year: d.getFullYear() === today.getFullYear() ? undefined : 'numeric' });
+  return d.toLocaleDateString([], {
+    weekday: 'long',
+    month: 'short',
+    day: 'numeric',
+    year: d.getFullYear() === today.getFullYear() ? undefined : 'numeric',
+  });
 }
 
 export function sameDay(a: number, b: number): boolean {

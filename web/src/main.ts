@@ -83,7 +83,13 @@ function showSignIn(error = '', prefill: Partial<Session> = {}): void {
     placeholder: 'e.g. Ann Lee',
     value: prefill.name ?? '',
   });
-  const tokenInput = h('textarea', { id: 'signin-token', name: 'token', rows: 3, placeholder: 'eyJhbGciOi…', spellcheck: 'false' });
+  const tokenInput = h('textarea', {
+    id: 'signin-token',
+    name: 'token',
+    rows: 3,
+    placeholder: 'eyJhbGciOi…',
+    spellcheck: 'false',
+  });
   if (prefill.token) tokenInput.value = prefill.token;
   const nameField = h('label', { className: 'field' }, h('span', {}, 'Your name'), nameInput);
   const tokenField = h('label', { className: 'field' }, h('span', {}, 'Access token'), tokenInput);
@@ -303,7 +309,11 @@ class ChatApp {
       'form',
       { className: 'join-form', id: 'join-form' },
       e.joinInput,
-      h('button', { type: 'submit', className: 'icon-btn', title: 'Join room', 'aria-label': 'Join room' }, icon('plus', 18)),
+      h(
+        'button',
+        { type: 'submit', className: 'icon-btn', title: 'Join room', 'aria-label': 'Join room' },
+        icon('plus', 18),
+      ),
     );
     joinForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -311,15 +321,28 @@ class ChatApp {
     });
     e.meCard = h('button', { id: 'me', className: 'me', type: 'button', title: 'Set your status' });
     e.meCard.addEventListener('click', () => this.toggleStatusPicker());
-    const signOut = h('button', { className: 'icon-btn', type: 'button', title: 'Sign out', 'aria-label': 'Sign out', id: 'sign-out' }, icon('logout', 18));
+    const signOut = h(
+      'button',
+      { className: 'icon-btn', type: 'button', title: 'Sign out', 'aria-label': 'Sign out', id: 'sign-out' },
+      icon('logout', 18),
+    );
     signOut.addEventListener('click', () => this.signOut());
 
-    const closeRooms = h('button', { className: 'icon-btn only-mobile', type: 'button', 'aria-label': 'Close' }, icon('close'));
+    const closeRooms = h(
+      'button',
+      { className: 'icon-btn only-mobile', type: 'button', 'aria-label': 'Close' },
+      icon('close'),
+    );
     closeRooms.addEventListener('click', () => this.drawer(null));
     e.roomsPane = h(
       'aside',
       { className: 'rooms-pane', id: 'rooms-pane' },
-      h('header', { className: 'pane-head' }, h('div', { className: 'brand small' }, h('div', { className: 'logo' }, 'P'), h('span', {}, 'Parley')), closeRooms),
+      h(
+        'header',
+        { className: 'pane-head' },
+        h('div', { className: 'brand small' }, h('div', { className: 'logo' }, 'P'), h('span', {}, 'Parley')),
+        closeRooms,
+      ),
       h('div', { className: 'section-label' }, 'Rooms'),
       e.roomList,
       joinForm,
@@ -330,14 +353,28 @@ class ChatApp {
     e.roomTitle = h('h2', { id: 'room-title' });
     e.roomSub = h('span', { id: 'room-sub', className: 'muted' });
     e.menuBadge = h('span', { className: 'badge dot-badge', hidden: true });
-    const menuBtn = h('button', { className: 'icon-btn only-mobile', type: 'button', 'aria-label': 'Rooms', id: 'open-rooms' }, icon('menu'), e.menuBadge);
+    const menuBtn = h(
+      'button',
+      { className: 'icon-btn only-mobile', type: 'button', 'aria-label': 'Rooms', id: 'open-rooms' },
+      icon('menu'),
+      e.menuBadge,
+    );
     menuBtn.addEventListener('click', () => this.drawer('rooms'));
-    const peopleBtn = h('button', { className: 'icon-btn people-btn', type: 'button', 'aria-label': 'People', id: 'open-people' }, icon('people'));
+    const peopleBtn = h(
+      'button',
+      { className: 'icon-btn people-btn', type: 'button', 'aria-label': 'People', id: 'open-people' },
+      icon('people'),
+    );
     peopleBtn.addEventListener('click', () => this.drawer(this.el.app?.dataset.drawer === 'people' ? null : 'people'));
 
     e.msgList = h('div', { id: 'msg-list', className: 'msg-list' });
     e.historyEdge = h('div', { className: 'history-edge', id: 'history-edge' });
-    e.messages = h('div', { id: 'messages', className: 'messages', role: 'log', 'aria-live': 'polite' }, e.historyEdge, e.msgList);
+    e.messages = h(
+      'div',
+      { id: 'messages', className: 'messages', role: 'log', 'aria-live': 'polite' },
+      e.historyEdge,
+      e.msgList,
+    );
     e.messages.addEventListener('scroll', () => this.onScroll(), { passive: true });
     e.newPill = h('button', { className: 'new-pill', type: 'button', hidden: true }, icon('down', 16), 'New messages');
     e.newPill.addEventListener('click', () => this.scrollToBottom());
@@ -360,7 +397,11 @@ class ChatApp {
       this.autosize();
       if ((e.input as HTMLTextAreaElement).value.trim()) void this.client.typing(this.active);
     });
-    e.sendBtn = h('button', { id: 'composer-send', className: 'send-btn', type: 'submit', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send', 18));
+    e.sendBtn = h(
+      'button',
+      { id: 'composer-send', className: 'send-btn', type: 'submit', 'aria-label': 'Send', title: 'Send (Enter)' },
+      icon('send', 18),
+    );
     const composer = h('form', { className: 'composer', id: 'composer' }, e.input, e.sendBtn);
     composer.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -370,7 +411,13 @@ class ChatApp {
     const chat = h(
       'main',
       { className: 'chat' },
-      h('header', { className: 'chat-head' }, menuBtn, h('div', { className: 'title' }, e.roomTitle, e.roomSub), peopleBtn),
+      h(
+        'header',
+        { className: 'chat-head' },
+        menuBtn,
+        h('div', { className: 'title' }, e.roomTitle, e.roomSub),
+        peopleBtn,
+      ),
       h('div', { className: 'messages-wrap' }, e.messages, e.newPill),
       e.typing,
       composer,
@@ -390,9 +437,23 @@ class ChatApp {
       this.drawer(null);
       this.closeStatusPicker();
     });
-    e.picker = h('div', { className: 'status-picker', id: 'status-picker', hidden: true, role: 'dialog', 'aria-label': 'Set your status' });
+    e.picker = h('div', {
+      className: 'status-picker',
+      id: 'status-picker',
+      hidden: true,
+      role: 'dialog',
+      'aria-label': 'Set your status',
+    });
     e.toast = h('div', { className: 'toast', role: 'alert', hidden: true });
-    e.app = h('div', { className: 'app' }, e.banner, h('div', { className: 'panes' }, e.roomsPane, chat, e.peoplePane), scrim, e.picker, e.toast);
+    e.app = h(
+      'div',
+      { className: 'app' },
+      e.banner,
+      h('div', { className: 'panes' }, e.roomsPane, chat, e.peoplePane),
+      scrim,
+      e.picker,
+      e.toast,
+    );
     replace(root, e.app);
     this.renderMe();
   }
@@ -449,7 +510,8 @@ class ChatApp {
         if (this.active === name) this.switchTo(this.rooms.keys().next().value ?? DEFAULT_ROOM);
         else this.renderRooms();
       }
-      const msg = code === 'FORBIDDEN' ? `You may not join #${name}.` : `Could not join #${name}: ${(err as Error).message}`;
+      const msg =
+        code === 'FORBIDDEN' ? `You may not join #${name}.` : `Could not join #${name}: ${(err as Error).message}`;
       if (explicit) this.el.joinError!.textContent = msg;
       else this.toast(msg);
     }
@@ -675,7 +737,13 @@ class ChatApp {
       replace(
         banner,
         h('span', { className: 'spinner', 'aria-hidden': 'true' }),
-        h('span', {}, s.attempt && s.attempt > 1 ? `Reconnecting… (attempt ${s.attempt}${secs > 1 ? `, next in ${secs}s` : ''})` : 'Connection lost. Reconnecting…'),
+        h(
+          'span',
+          {},
+          s.attempt && s.attempt > 1
+            ? `Reconnecting… (attempt ${s.attempt}${secs > 1 ? `, next in ${secs}s` : ''})`
+            : 'Connection lost. Reconnecting…',
+        ),
         retry,
       );
       banner.classList.add('warn');
@@ -799,7 +867,13 @@ class ChatApp {
     const options = (['online', 'away', 'busy', 'invisible'] as const).map((s) => {
       const btn = h(
         'button',
-        { type: 'button', className: 'status-option', 'data-status': s, role: 'radio', 'aria-checked': String(s === chosen) },
+        {
+          type: 'button',
+          className: 'status-option',
+          'data-status': s,
+          role: 'radio',
+          'aria-checked': String(s === chosen),
+        },
         h('span', { className: 'dot', 'data-status': s === 'invisible' ? 'offline' : s }),
         h('span', { className: 'status-name' }, STATUS_LABEL[s] ?? s),
         h('span', { className: 'muted small' }, STATUS_HINT[s]),
@@ -810,7 +884,12 @@ class ChatApp {
       });
       return btn;
     });
-    const text = h('input', { id: 'status-text', maxlength: 140, placeholder: "What's your status?", value: this.myText });
+    const text = h('input', {
+      id: 'status-text',
+      maxlength: 140,
+      placeholder: "What's your status?",
+      value: this.myText,
+    });
     const form = h(
       'form',
       {},
@@ -871,7 +950,9 @@ class ChatApp {
         },
         icon('hash', 16),
         h('span', { className: 'room-name' }, v.name),
-        v.unread ? h('span', { className: 'badge', 'data-unread': v.unread }, v.unread > 99 ? '99+' : String(v.unread)) : null,
+        v.unread
+          ? h('span', { className: 'badge', 'data-unread': v.unread }, v.unread > 99 ? '99+' : String(v.unread))
+          : null,
       );
       btn.addEventListener('click', () => this.switchTo(v.name));
       return btn;
@@ -894,7 +975,8 @@ class ChatApp {
     if (!card) return;
     const shown = this.myStatus === 'invisible' ? 'offline' : this.myStatus;
     const conn = this.client.state;
-    const label = conn === 'reconnecting' ? 'Reconnecting…' : `${STATUS_LABEL[this.myStatus]}${this.autoAway ? ' (idle)' : ''}`;
+    const label =
+      conn === 'reconnecting' ? 'Reconnecting…' : `${STATUS_LABEL[this.myStatus]}${this.autoAway ? ' (idle)' : ''}`;
     replace(
       card,
       this.avatar(this.me, this.myName, conn === 'connected' ? shown : 'offline'),
@@ -902,7 +984,11 @@ class ChatApp {
         'span',
         { className: 'me-text' },
         h('span', { className: 'me-name' }, this.myName),
-        h('span', { className: 'me-status muted', id: 'my-status', 'data-status': this.myStatus }, this.myText ? `${label} · ${this.myText}` : label),
+        h(
+          'span',
+          { className: 'me-status muted', id: 'my-status', 'data-status': this.myStatus },
+          this.myText ? `${label} · ${this.myText}` : label,
+        ),
       ),
     );
   }
@@ -915,13 +1001,20 @@ class ChatApp {
     if (!view.members.has(this.me)) entries.push({ user: this.me, name: this.myName, status: 'online' });
     const mine = (e: PresenceEntry): PresenceEntry =>
       e.user === this.me
-        ? { ...e, name: this.myName, status: this.myStatus === 'invisible' ? 'offline' : this.myStatus, text: this.myText || undefined }
+        ? {
+            ...e,
+            name: this.myName,
+            status: this.myStatus === 'invisible' ? 'offline' : this.myStatus,
+            text: this.myText || undefined,
+          }
         : e;
-    const list = entries.map(mine).sort(
-      (a, b) =>
-        (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) ||
-        this.nameOf(a.user).localeCompare(this.nameOf(b.user)),
-    );
+    const list = entries
+      .map(mine)
+      .sort(
+        (a, b) =>
+          (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) ||
+          this.nameOf(a.user).localeCompare(this.nameOf(b.user)),
+      );
     const online = list.filter((e) => e.status !== 'offline');
     const offline = list.filter((e) => e.status === 'offline');
     const row = (e: PresenceEntry): HTMLElement => {
@@ -936,12 +1029,21 @@ class ChatApp {
           : (e.text ?? (e.status === 'online' ? '' : STATUS_LABEL[e.status]));
       return h(
         'li',
-        { className: `person${e.status === 'offline' ? ' is-offline' : ''}`, 'data-user': e.user, 'data-status': e.status },
+        {
+          className: `person${e.status === 'offline' ? ' is-offline' : ''}`,
+          'data-user': e.user,
+          'data-status': e.status,
+        },
         this.avatar(e.user, name, e.status),
         h(
           'span',
           { className: 'person-text' },
-          h('span', { className: 'person-name' }, name, e.user === this.me ? h('span', { className: 'muted' }, ' (you)') : null),
+          h(
+            'span',
+            { className: 'person-name' },
+            name,
+            e.user === this.me ? h('span', { className: 'muted' }, ' (you)') : null,
+          ),
           detail ? h('span', { className: 'person-status muted' }, detail) : null,
         ),
       );
@@ -979,14 +1081,27 @@ class ChatApp {
       const retry = h('button', { type: 'button', className: 'link' }, 'Try again');
       retry.addEventListener('click', () => void (view.loaded ? this.loadOlder(view) : this.loadLatest(view)));
       replace(edge, h('span', {}, view.loadError, ' '), retry);
-    } else if (view.loading) replace(edge, h('span', { className: 'spinner', 'aria-hidden': 'true' }), 'Loading messages…');
+    } else if (view.loading)
+      replace(edge, h('span', { className: 'spinner', 'aria-hidden': 'true' }), 'Loading messages…');
     else if (view.loaded && !view.hasMore)
       replace(
         edge,
-        h('div', { className: 'room-start' }, h('div', { className: 'room-start-icon' }, icon('hash', 28)), h('strong', {}, `This is the start of #${view.name}`), h('span', { className: 'muted' }, view.messages.length ? 'Everything said here is below.' : 'Say hello!')),
+        h(
+          'div',
+          { className: 'room-start' },
+          h('div', { className: 'room-start-icon' }, icon('hash', 28)),
+          h('strong', {}, `This is the start of #${view.name}`),
+          h('span', { className: 'muted' }, view.messages.length ? 'Everything said here is below.' : 'Say hello!'),
+        ),
       );
     else edge.replaceChildren();
-    edge.dataset.state = view.loadError ? 'error' : view.loading ? 'loading' : view.loaded && !view.hasMore ? 'start' : 'more';
+    edge.dataset.state = view.loadError
+      ? 'error'
+      : view.loading
+        ? 'loading'
+        : view.loaded && !view.hasMore
+          ? 'start'
+          : 'more';
   }
 
   private atBottom(): boolean {
@@ -1031,10 +1146,25 @@ class ChatApp {
     else box.scrollTop = box.scrollHeight - fromBottom;
   }
 
-  private messageRow(id: string | null, from: string, name: string, text: string, ts: number, grouped: boolean, pending: Pending | null): HTMLElement {
+  private messageRow(
+    id: string | null,
+    from: string,
+    name: string,
+    text: string,
+    ts: number,
+    grouped: boolean,
+    pending: Pending | null,
+  ): HTMLElement {
     const body = h('div', { className: 'msg-body' });
     if (!grouped) {
-      body.appendChild(h('div', { className: 'msg-head' }, h('span', { className: 'msg-name' }, name), h('time', { className: 'msg-time muted', datetime: new Date(ts).toISOString() }, timeOf(ts))));
+      body.appendChild(
+        h(
+          'div',
+          { className: 'msg-head' },
+          h('span', { className: 'msg-name' }, name),
+          h('time', { className: 'msg-time muted', datetime: new Date(ts).toISOString() }, timeOf(ts)),
+        ),
+      );
     }
     body.appendChild(h('div', { className: 'msg-text' }, text));
     if (pending) {
@@ -1051,7 +1181,9 @@ class ChatApp {
           view.pending.delete(pending.clientMsgId);
           this.renderMessages('keep');
         });
-        body.appendChild(h('div', { className: 'msg-note error-text' }, `Not sent: ${pending.failed} · `, retry, ' · ', discard));
+        body.appendChild(
+          h('div', { className: 'msg-note error-text' }, `Not sent: ${pending.failed} · `, retry, ' · ', discard),
+        );
       } else body.appendChild(h('div', { className: 'msg-note muted' }, 'Sending…'));
     }
     const gutter = grouped
@@ -1113,7 +1245,12 @@ function boot(): void {
   const saved = loadSession();
   if (fromUrl) {
     history.replaceState(null, '', location.pathname);
-    void startChat({ mode: 'token', token: fromUrl, rooms: saved?.rooms ?? [DEFAULT_ROOM], active: saved?.active ?? DEFAULT_ROOM });
+    void startChat({
+      mode: 'token',
+      token: fromUrl,
+      rooms: saved?.rooms ?? [DEFAULT_ROOM],
+      active: saved?.active ?? DEFAULT_ROOM,
+    });
   } else if (saved) {
     void startChat(saved);
   } else showSignIn();

@@ -1,0 +1,117 @@
+/**
+ * Helpers of the SDK tests: SDK clients on Node 20 (with `ws`), event
+ * recorders, and a TCP proxy that can go silent without closing (a dead
+ * socket as a phone that lost its network sees it).
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import WebSocket from 'ws';
+import {
+  ParleyClient,
+  type ClientOptions,
+  type Message,
+  type PresenceChange,
+  type StateChange,
+} from '../../src/sdk/index.js';
+import { freePort } from '../support/ports.js';
+
+/** An SDK client for tests: ws on Node 20, fast backoff and timeouts. */
+export function sdkClient(url: string, options: Partial<ClientOptions> = {}): ParleyClient {
+  return new ParleyClient({
+    url,
+    WebSocket,
+    backoff: { baseMs: 50, maxMs: 400 },
+    requestTimeoutMs: 5000,
+    ...options,
+  });
+}
+
+/** Records a client's events for assertions. */
+export class Recorder {
+  readonly messages: Message[] = [];
+  readonly presence: PresenceChange[] = [];
+  readonly typing: { room: string; user: string }[] = [];
+  readonly states: StateChange[] = [];
+  readonly resets: string[] = [];
+  constructor(client: ParleyClient) {
+    client.on('message', (m) => this.messages.push(m));
+    client.on('presence', (p) => this.presence.push(p));
+    client.on('typing', (t) => this.typing.push(t));
+    client.on('state', (s) => this.states.push(s));
+    client.on('reset', (r) => this.resets.push(r.room));
+  }
+  texts(room?: string): string[] {
+    return this.messages.filter((m) => room === undefined || m.room === room).map((m) => m.text);
+  }
+}
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+  silent: boolean;
+}
+
+/** A TCP proxy in front of a node. `silence()` stops forwarding on the open connections without closing them. */
+export class SilentProxy {
+  private pairs = new Set<Pair>();
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<SilentProxy> {
+    const port = await freePort();
+    // eslint-disable-next-line prefer-const -- assigned once the server exists
+    let proxy!: SilentProxy;
+    const server = createServer((client) => {
+      const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
+      const pair: Pair = { client, upstream, silent: false };
+      proxy.pairs.add(pair);
+      client.on('data', (d) => {
+        if (!pair.silent) upstream.write(d);
+      });
+      upstream.on('data', (d) => {
+        if (!pair.silent) client.write(d);
+      });
+      const end = (): void => {
+        proxy.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('close', end);
+      upstream.on('close', end);
+      client.on('error', end);
+      upstream.on('error', end);
+    });
+    proxy = new SilentProxy(server, port);
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Server → client traffic of the open connections stops (client → server still flows unless `both`). */
+  silence(both = false): void {
+    for (const pair of this.pairs) {
+      pair.silent = true;
+      if (!both) {
+        // keep the upstream direction: re-enable forwarding client → server only
+        pair.client.removeAllListeners('data');
+        pair.client.on('data', (d) => pair.upstream.write(d));
+      }
+    }
+  }
+
+  get connections(): number {
+    return this.pairs.size;
+  }
+
+  async stop(): Promise<void> {
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
