@@ -277,9 +277,13 @@ export class RedisEngine implements Engine {
     await Promise.all([quit(this.cmd), quit(this.sub)]);
   }
 
-  /** True when PING answers within `readyTimeoutMs` and the bus connection is up. Never throws. */
+  /**
+   * True when PING answers within `readyTimeoutMs`. Never throws. (The bus
+   * connection reconnects on its own schedule and gap-fills, so it does not
+   * gate readiness.)
+   */
   async ready(): Promise<boolean> {
-    if (this.closing || this.sub.status !== 'ready') return false;
+    if (this.closing) return false;
     try {
       await withTimeout(this.cmd.ping(), this.readyTimeoutMs, 'PING');
       return true;
