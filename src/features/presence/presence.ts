@@ -161,13 +161,24 @@ export class PresenceFeature {
     return {};
   }
 
-  /** Starts the periodic sweep for dead nodes. */
+  /**
+   * Starts the periodic sweep for dead nodes. The first sweep runs at once:
+   * it announces what the store cleaned up while starting (the connections a
+   * previous run with this node id left behind) and any node already dead.
+   */
   start(): void {
     if (this.sweepTimer) return;
-    this.sweepTimer = setInterval(() => {
-      this.sweepOnce().catch((err: unknown) => this.log.warn({ err }, 'presence sweep failed'));
-    }, this.options.sweepIntervalMs);
+    let running = false;
+    const sweep = (): void => {
+      if (running) return; // a slow sweep is not overlapped by the next tick
+      running = true;
+      this.sweepOnce()
+        .catch((err: unknown) => this.log.warn({ err }, 'presence sweep failed'))
+        .finally(() => (running = false));
+    };
+    this.sweepTimer = setInterval(sweep, this.options.sweepIntervalMs);
     this.sweepTimer.unref();
+    sweep();
   }
 
   stop(): void {
