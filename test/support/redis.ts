@@ -53,9 +53,10 @@ export async function startRedis(): Promise<RedisProcess> {
     );
     child = proc;
     for (let i = 0; i < 100; i++) {
-      const res = await Promise.race([ping(port), failed, sleep(100).then(() => false)]);
+      const res = await Promise.race([ping(port), failed, sleep(500).then(() => false)]);
       if (res instanceof Error) throw res;
       if (res === true) return;
+      await sleep(50); // a refused connection answers at once: wait before the next try
       if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
     }
     throw new Error(`redis-server did not answer on port ${port}`);
