@@ -205,7 +205,9 @@ class LoadGen {
   private listener: ((e: LoadEvent) => void) | null = null;
 
   constructor() {
-    this.child = spawnTracked(process.execPath, [resolve(BENCH_DIST, 'loadgen.js')], {
+    // BENCH_LOADGEN_NODE_OPTIONS: extra node flags for the load generator (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+    const extra = (process.env.BENCH_LOADGEN_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+    this.child = spawnTracked(process.execPath, [...extra, resolve(BENCH_DIST, 'loadgen.js')], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m: unknown) => this.listener?.(m as LoadEvent));
@@ -249,9 +251,12 @@ class LoadGen {
     this.child.send(c);
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    // It exits by itself once the channel closes (and writes a --cpu-prof profile then).
+    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
     this.child.disconnect();
-    return stopChild(this.child, 2000);
+    return Promise.race([exited, sleep(5000)]).then(() => stopChild(this.child, 2000));
   }
 }
 

@@ -3,10 +3,10 @@
  * speaking either the Parley protocol (Parley and the relay peer, which
  * implements the same join/send/reply/message frames) or the Socket.IO v5
  * protocol over Engine.IO v4 (websocket transport only). Both are written on
- * `ws` with the same per-frame work, so the load generator costs the same
- * whatever system it drives.
+ * the same lean WebSocket client (rawws.ts) with the same per-frame work, so
+ * the load generator costs the same whatever system it drives.
  */
-import WebSocket from 'ws';
+import { connectRaw, type RawWs } from './rawws.js';
 
 export type SystemKind = 'parley' | 'relay' | 'socketio';
 
@@ -41,17 +41,35 @@ export interface BenchClient {
   close(): void;
 }
 
-const WS_OPTS: WebSocket.ClientOptions = {
-  perMessageDeflate: false,
-  skipUTF8Validation: true,
-  maxPayload: 16 * 1024 * 1024,
-};
+/** Request path of the WebSocket upgrade (dev-mode identity in the query). */
+export function clientPath(kind: SystemKind, user: string): string {
+  if (kind === 'socketio') return `/socket.io/?EIO=4&transport=websocket&user=${encodeURIComponent(user)}`;
+  return `/ws?user=${encodeURIComponent(user)}&name=${encodeURIComponent(user)}`;
+}
 
-export function clientUrl(kind: SystemKind, port: number, user: string): string {
-  if (kind === 'socketio') {
-    return `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&user=${encodeURIComponent(user)}`;
-  }
-  return `ws://127.0.0.1:${port}/ws?user=${encodeURIComponent(user)}&name=${encodeURIComponent(user)}`;
+const NOT_OPEN: Reply = { ok: false, error: { code: 'CLOSED', message: 'socket not open' } };
+
+const MESSAGE_PREFIX = '{"type":"message"';
+const SIO_MESSAGE_PREFIX = '42["message",';
+
+/** The value of a string field `"name":"..."` whose value holds no escapes, or null. */
+function plainField(text: string, name: string): string | null {
+  const key = `"${name}":"`;
+  const at = text.indexOf(key);
+  if (at < 0) return null;
+  const start = at + key.length;
+  const end = text.indexOf('"', start);
+  if (end < 0) return null;
+  const value = text.slice(start, end);
+  return value.includes('\\') ? null : value;
+}
+
+/** room, text and id of a chat event frame without JSON.parse (null: take the slow path). */
+function scanMessage(text: string): { room: string; text: string; id: string } | null {
+  const body = plainField(text, 'text');
+  const room = plainField(text, 'room');
+  if (body === null || room === null) return null;
+  return { room, text: body, id: plainField(text, 'id') ?? '' };
 }
 
 interface MessageFrame {
@@ -72,23 +90,28 @@ class ParleyClient implements BenchClient {
   onMessage: ((room: string, text: string, id: string) => void) | null = null;
   onOther: ((frame: OtherFrame) => void) | null = null;
   onClose: ((code: number) => void) | null = null;
+  ws: RawWs | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, (r: Reply) => void>();
 
-  constructor(
-    readonly user: string,
-    private readonly ws: WebSocket,
-  ) {
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer) => this.handle(data.toString()));
-    ws.on('close', (code: number) => {
-      for (const cb of this.pending.values()) cb({ ok: false, error: { code: 'CLOSED', message: `closed ${code}` } });
-      this.pending.clear();
-      this.onClose?.(code);
-    });
+  constructor(readonly user: string) {}
+
+  closed(code: number): void {
+    for (const cb of this.pending.values()) cb({ ok: false, error: { code: 'CLOSED', message: `closed ${code}` } });
+    this.pending.clear();
+    this.onClose?.(code);
   }
 
-  private handle(text: string): void {
+  handle(text: string): void {
+    // Fast path for chat events (both Parley and the relay write `type` first), so that the
+    // generator's cost per delivery stays small: ids and texts need no JSON unescaping here.
+    if (text.startsWith(MESSAGE_PREFIX) && this.onMessage) {
+      const fast = scanMessage(text);
+      if (fast) {
+        this.onMessage(fast.room, fast.text, fast.id);
+        return;
+      }
+    }
     let frame: unknown;
     try {
       frame = JSON.parse(text);
@@ -112,13 +135,12 @@ class ParleyClient implements BenchClient {
   }
 
   request(frame: Record<string, unknown>): Promise<Reply> {
-    if (this.ws.readyState !== WebSocket.OPEN) {
-      return Promise.resolve({ ok: false, error: { code: 'CLOSED', message: 'socket not open' } });
-    }
+    const ws = this.ws;
+    if (!ws?.isOpen()) return Promise.resolve(NOT_OPEN);
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.ws.send(JSON.stringify({ ...frame, id }));
+      ws.send(JSON.stringify({ ...frame, id }));
     });
   }
 
@@ -135,11 +157,11 @@ class ParleyClient implements BenchClient {
   }
 
   isOpen(): boolean {
-    return this.ws.readyState === WebSocket.OPEN;
+    return this.ws?.isOpen() ?? false;
   }
 
   close(): void {
-    this.ws.terminate();
+    this.ws?.close();
   }
 }
 
@@ -148,38 +170,53 @@ class SocketIoClient implements BenchClient {
   onMessage: ((room: string, text: string, id: string) => void) | null = null;
   onOther: ((frame: OtherFrame) => void) | null = null;
   onClose: ((code: number) => void) | null = null;
+  ws: RawWs | null = null;
   private nextAck = 0;
   private readonly pending = new Map<number, (r: Reply) => void>();
-  connected: Promise<void>;
+  readonly connected: Promise<void>;
   private markConnected: () => void = () => {};
+  private openPending = false;
 
-  constructor(
-    readonly user: string,
-    private readonly ws: WebSocket,
-  ) {
-    this.connected = new Promise((r) => (this.markConnected = r));
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer) => this.handle(data.toString()));
-    ws.on('close', (code: number) => {
-      for (const cb of this.pending.values()) cb({ ok: false, error: { code: 'CLOSED', message: `closed ${code}` } });
-      this.pending.clear();
-      this.onClose?.(code);
-    });
+  /** Sends the namespace connect if the open packet came before `ws` was set. */
+  attached(): void {
+    if (this.openPending && this.ws) {
+      this.openPending = false;
+      this.ws.send('40');
+    }
   }
 
-  private handle(text: string): void {
+  constructor(readonly user: string) {
+    this.connected = new Promise((r) => (this.markConnected = r));
+  }
+
+  closed(code: number): void {
+    for (const cb of this.pending.values()) cb({ ok: false, error: { code: 'CLOSED', message: `closed ${code}` } });
+    this.pending.clear();
+    this.onClose?.(code);
+  }
+
+  handle(text: string): void {
     const eio = text.charCodeAt(0);
     if (eio === 0x32 /* 2 ping */) {
-      this.ws.send('3');
+      this.ws?.send('3');
       return;
     }
     if (eio === 0x30 /* 0 open */) {
-      this.ws.send('40');
+      // The open packet can come with the handshake response, before `ws` is set.
+      if (this.ws) this.ws.send('40');
+      else this.openPending = true;
       return;
     }
     if (eio !== 0x34 /* 4 message */) return;
     const sio = text.charCodeAt(1);
     if (sio === 0x32 /* 2 event */) {
+      if (text.startsWith(SIO_MESSAGE_PREFIX) && this.onMessage) {
+        const fast = scanMessage(text);
+        if (fast) {
+          this.onMessage(fast.room, fast.text, '');
+          return;
+        }
+      }
       const start = text.indexOf('[');
       const arr = JSON.parse(text.slice(start)) as [string, ...unknown[]];
       if (arr[0] === 'message') {
@@ -204,13 +241,12 @@ class SocketIoClient implements BenchClient {
   }
 
   private emit(name: string, ...args: unknown[]): Promise<Reply> {
-    if (this.ws.readyState !== WebSocket.OPEN) {
-      return Promise.resolve({ ok: false, error: { code: 'CLOSED', message: 'socket not open' } });
-    }
+    const ws = this.ws;
+    if (!ws?.isOpen()) return Promise.resolve(NOT_OPEN);
     const id = this.nextAck++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.ws.send(`42${id}${JSON.stringify([name, ...args])}`);
+      ws.send(`42${id}${JSON.stringify([name, ...args])}`);
     });
   }
 
@@ -231,44 +267,42 @@ class SocketIoClient implements BenchClient {
   }
 
   isOpen(): boolean {
-    return this.ws.readyState === WebSocket.OPEN;
+    return this.ws?.isOpen() ?? false;
   }
 
   close(): void {
-    this.ws.terminate();
+    this.ws?.close();
   }
 }
 
 /** Opens one connection and resolves once it can take commands. */
-export function connectClient(kind: SystemKind, port: number, user: string, timeoutMs = 10_000): Promise<BenchClient> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(clientUrl(kind, port, user), WS_OPTS);
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error(`connect ${user} to :${port} timed out`));
-    }, timeoutMs);
-    ws.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      clearTimeout(timer);
-      ws.terminate();
-      reject(new Error(`connect ${user} to :${port}: HTTP ${res.statusCode}`));
-    });
-    if (kind === 'socketio') {
-      const c = new SocketIoClient(user, ws);
-      c.connected.then(() => {
-        clearTimeout(timer);
-        resolve(c);
-      }, reject);
-    } else {
-      ws.once('open', () => {
-        clearTimeout(timer);
-        resolve(new ParleyClient(user, ws));
-      });
-    }
+export async function connectClient(
+  kind: SystemKind,
+  port: number,
+  user: string,
+  timeoutMs = 10_000,
+): Promise<BenchClient> {
+  const c = kind === 'socketio' ? new SocketIoClient(user) : new ParleyClient(user);
+  c.ws = await connectRaw(port, clientPath(kind, user), timeoutMs, {
+    onText: (t) => c.handle(t),
+    onClose: (code) => c.closed(code),
   });
+  if (c instanceof SocketIoClient) {
+    c.attached();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`socket.io connect ${user} timed out`)), timeoutMs);
+    });
+    try {
+      await Promise.race([c.connected, timeout]);
+    } catch (e) {
+      c.close();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return c;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
