@@ -31,6 +31,16 @@ export function timeOf(ts: number): string {
   return new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** Hours and minutes without the AM/PM part, for the narrow gutter of grouped messages. */
+export function shortTimeOf(ts: number): string {
+  const parts = new Intl.DateTimeFormat([], { hour: 'numeric', minute: '2-digit' }).formatToParts(new Date(ts));
+  return parts
+    .filter((p) => p.type !== 'dayPeriod')
+    .map((p) => p.value)
+    .join('')
+    .trim();
+}
+
 export function dayOf(ts: number, now = Date.now()): string {
   const d = new Date(ts);
   const today = new Date(now);

@@ -19,7 +19,7 @@ import {
   type StateChange,
 } from '../../src/sdk/index.js';
 import { $, h, icon, replace } from './dom.js';
-import { ago, dayOf, hueOf, initials, sameDay, slugify, timeOf, typingText } from './format.js';
+import { ago, dayOf, hueOf, initials, sameDay, shortTimeOf, slugify, timeOf, typingText } from './format.js';
 
 // ---------------------------------------------------------------------------
 // settings
@@ -372,8 +372,7 @@ class ChatApp {
     e.messages = h(
       'div',
       { id: 'messages', className: 'messages', role: 'log', 'aria-live': 'polite' },
-      e.historyEdge,
-      e.msgList,
+      h('div', { className: 'messages-inner' }, e.historyEdge, e.msgList),
     );
     e.messages.addEventListener('scroll', () => this.onScroll(), { passive: true });
     e.newPill = h('button', { className: 'new-pill', type: 'button', hidden: true }, icon('down', 16), 'New messages');
@@ -770,6 +769,7 @@ class ChatApp {
       banner.hidden = false;
     }
     this.renderMe();
+    this.renderHeader();
   }
 
   // ---- sending ----------------------------------------------------------------
@@ -967,7 +967,9 @@ class ChatApp {
     if (!view) return;
     let online = 0;
     for (const m of view.members.values()) if (m.status !== 'offline') online++;
-    this.el.roomSub!.textContent = view.joined ? `${online} online` : 'joining…';
+    const conn = this.client.state;
+    this.el.roomSub!.textContent =
+      conn === 'reconnecting' ? 'offline, reconnecting…' : view.joined ? `${online} online` : 'joining…';
   }
 
   private renderMe(): void {
@@ -1187,7 +1189,11 @@ class ChatApp {
       } else body.appendChild(h('div', { className: 'msg-note muted' }, 'Sending…'));
     }
     const gutter = grouped
-      ? h('div', { className: 'msg-gutter' }, h('time', { className: 'msg-time-hover muted' }, timeOf(ts)))
+      ? h(
+          'div',
+          { className: 'msg-gutter' },
+          h('time', { className: 'msg-time-hover muted', title: timeOf(ts) }, shortTimeOf(ts)),
+        )
       : h('div', { className: 'msg-gutter' }, this.avatar(from, name));
     return h(
       'div',
