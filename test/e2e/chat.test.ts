@@ -65,7 +65,7 @@ afterEach(async () => {
   for (const ctx of contexts.splice(0)) await ctx.close().catch(() => undefined);
 });
 
-describe('web chat page in chromium', () => {
+describe('web chat page in chromium', { timeout: 90_000 }, () => {
   it('two people chat in one room across two nodes; typing, unread counts, text never HTML', async () => {
     const ann = await openPage(await context(DESKTOP), nodeA.url);
     await shot(ann, '01-sign-in');
