@@ -1,0 +1,228 @@
+/**
+ * The Redis presence store beyond the shared conformance suite: the key
+ * layout docs/redis.md promises (what redis-cli shows), crash of a node
+ * (its Redis connection cut, no cleanup), a node that lost its lease and
+ * comes back, Redis losing its data, and the status index under concurrent
+ * writers from two nodes.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { presenceKeys, RedisPresenceStore } from '../../src/engine/redis/redis-presence.js';
+import type { ChosenStatus } from '../../src/protocol/frames.js';
+import { sleep, waitFor } from '../support/ports.js';
+import { startRedis, type RedisProcess } from '../support/redis.js';
+
+let redis: RedisProcess;
+let admin: Redis;
+const opened: Array<{ client: Redis; store: RedisPresenceStore }> = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = new Redis(redis.url);
+});
+afterEach(async () => {
+  for (const { client, store } of opened.splice(0)) {
+    await store.stop().catch(() => undefined);
+    client.disconnect();
+  }
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await redis?.stop();
+});
+
+let seq = 0;
+const uniq = (p: string): string => `${p}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
+
+/** A started store on its own connection, like one node. */
+async function node(nodeTimeoutMs = 1200, nodeId = uniq('n')): Promise<{ client: Redis; store: RedisPresenceStore; nodeId: string }> {
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
+  await client.connect();
+  const store = new RedisPresenceStore(client, { nodeId, nodeTimeoutMs, historyMax: 100, dedupeWindowMs: 1000 });
+  await store.start();
+  opened.push({ client, store });
+  return { client, store, nodeId };
+}
+
+describe('redis presence store', () => {
+  it('keeps the documented key layout, readable with redis-cli', async () => {
+    const { store, nodeId } = await node(3000);
+    const user = uniq('ann');
+    const room = uniq('r');
+    const conn = `${nodeId}:1`;
+    await store.connect({ connId: conn, user, name: 'Ann' });
+    await store.joinRoom(conn, user, room);
+    await store.setStatus(user, 'busy', 'call');
+
+    expect(await admin.hgetall(presenceKeys.user(user))).toMatchObject({ name: 'Ann', status: 'busy', text: 'call', conns: '1' });
+    expect(await admin.hgetall(`parley:{u:${user}}:conns`)).toEqual({ [conn]: nodeId });
+    expect(await admin.hgetall(`parley:{u:${user}}:rooms`)).toEqual({ [room]: '1' });
+    expect(await admin.smembers(`parley:{u:${user}}:c:${conn}`)).toEqual([room]);
+    expect(await admin.zscore(`parley:{r:${room}}:members`, user)).toBe('1');
+    expect(await admin.zscore('parley:{presence}:users', user)).toBe('0');
+    expect(await admin.zscore('parley:{presence}:status:busy', user)).not.toBeNull();
+    expect(await admin.zscore('parley:{presence}:status:online', user)).toBeNull();
+    expect(await admin.hget('parley:{presence}:version', user)).toBe(await admin.hget(presenceKeys.user(user), 'v'));
+    expect(await admin.hgetall(`parley:node:${nodeId}:conns`)).toEqual({ [conn]: user });
+    const ttl = await admin.pttl(`parley:node:${nodeId}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1500);
+    expect(Number(await admin.zscore('parley:nodes', nodeId))).toBeGreaterThan(Date.now() - 5000);
+
+    const t = await store.disconnect(conn);
+    const lastSeen = t!.state.lastSeen!;
+    expect(await admin.zscore('parley:{presence}:users', user)).toBe(String(lastSeen));
+    expect(await admin.zscore('parley:{presence}:status:busy', user)).toBeNull();
+    expect(await admin.hget(presenceKeys.user(user), 'lastSeen')).toBe(String(lastSeen));
+    for (const key of [`parley:{u:${user}}:conns`, `parley:{u:${user}}:rooms`, `parley:{u:${user}}:c:${conn}`, `parley:{r:${room}}:members`]) {
+      expect(await admin.exists(key)).toBe(0);
+    }
+    expect(await admin.hlen(`parley:node:${nodeId}:conns`)).toBe(0);
+
+    await store.removeAllLocal();
+    expect(await admin.exists(`parley:node:${nodeId}`)).toBe(0);
+    expect(await admin.zscore('parley:nodes', nodeId)).toBeNull();
+  });
+
+  it('a crashed node (connection cut, no cleanup) is swept by one survivor within the timeout', async () => {
+    const timeout = 1200;
+    const dead = await node(timeout);
+    const a = await node(timeout);
+    const b = await node(timeout);
+    const room = uniq('r');
+    const users = Array.from({ length: 50 }, () => uniq('u'));
+    for (const [i, u] of users.entries()) {
+      await dead.store.connect({ connId: `${dead.nodeId}:${i}`, user: u });
+      await dead.store.joinRoom(`${dead.nodeId}:${i}`, u, room);
+    }
+    await dead.store.setStatus(users[0]!, 'away', undefined);
+    expect((await a.store.roomMembers(room, 10)).count).toBe(50);
+
+    const t0 = Date.now();
+    dead.client.disconnect(); // the process is gone: no more heartbeats, nothing removed
+    const found: string[] = [];
+    let ms = 0;
+    while (found.length < 50 && Date.now() - t0 < timeout * 3) {
+      const [ra, rb] = await Promise.all([a.store.sweep(), b.store.sweep()]);
+      for (const t of [...ra.departures, ...rb.departures]) {
+        expect(t.wentOffline).toBe(true);
+        expect(t.leftRooms).toEqual([room]);
+        found.push(t.user);
+      }
+      ms = Date.now() - t0;
+      await sleep(timeout / 3);
+    }
+    console.log(`[presence store] crashed node's 50 connections swept after ${ms} ms (nodeTimeoutMs=${timeout})`);
+    expect(found.sort()).toEqual([...users].sort()); // each exactly once
+    expect(ms).toBeLessThanOrEqual(timeout + 200);
+    expect((await a.store.roomMembers(room, 10)).count).toBe(0);
+    expect((await b.store.listByStatus('away', 10_000)).users.map((s) => s.user)).not.toContain(users[0]);
+    expect(await admin.exists(`parley:node:${dead.nodeId}:conns`)).toBe(0);
+    expect(await admin.zscore('parley:nodes', dead.nodeId)).toBeNull();
+    expect(await admin.exists(`parley:node:${dead.nodeId}:claim`)).toBe(0);
+  });
+
+  it('a node that lost its lease (Redis out of reach too long) re-registers its connections and reports arrivals', async () => {
+    const timeout = 1200;
+    const lost = await node(timeout);
+    const other = await node(timeout);
+    const room = uniq('r');
+    const user = uniq('u');
+    await lost.store.connect({ connId: `${lost.nodeId}:1`, user });
+    await lost.store.joinRoom(`${lost.nodeId}:1`, user, room);
+    await lost.store.setStatus(user, 'busy', 'x');
+
+    lost.client.disconnect();
+    await sleep(timeout / 2 + 100);
+    const swept = await other.store.sweep();
+    expect(swept.departures.map((t) => t.user)).toEqual([user]);
+    expect((await other.store.users([user]))[0]?.online).toBe(false);
+
+    await lost.client.connect();
+    const back = await waitFor(async () => {
+      const r = await lost.store.sweep();
+      return r.arrivals.length > 0 ? r : null;
+    }, 5000, 'arrivals');
+    expect(back.arrivals).toEqual([{ user, joinedRooms: [room], state: expect.objectContaining({ online: true, status: 'busy' }) }]);
+    expect((await other.store.users([user]))[0]).toMatchObject({ online: true, status: 'busy', text: 'x' });
+    expect((await other.store.roomMembers(room, 10)).count).toBe(1);
+    expect((await other.store.listByStatus('busy', 10_000)).users.map((s) => s.user)).toContain(user);
+    // Registered again: a later crash is swept like any other.
+    expect(await admin.hget(`parley:node:${lost.nodeId}:conns`, `${lost.nodeId}:1`)).toBe(user);
+    expect(await admin.zscore('parley:nodes', lost.nodeId)).not.toBeNull();
+  });
+
+  it('restores connections, rooms and chosen statuses (invisible stays invisible) after Redis lost its data', async () => {
+    const a = await node(1200);
+    const room = uniq('r');
+    const shy = uniq('shy');
+    const bob = uniq('bob');
+    await a.store.connect({ connId: `${a.nodeId}:1`, user: shy, name: 'Shy' });
+    await a.store.connect({ connId: `${a.nodeId}:2`, user: bob });
+    await a.store.joinRoom(`${a.nodeId}:1`, shy, room);
+    await a.store.joinRoom(`${a.nodeId}:2`, bob, room);
+    await a.store.setStatus(shy, 'invisible', undefined);
+    await admin.flushall();
+    await waitFor(async () => (await a.store.roomMembers(room, 10)).count === 2, 3000, 'members restored');
+    const [s, b] = await a.store.users([shy, bob]);
+    expect(s).toMatchObject({ online: true, status: 'invisible', name: 'Shy' });
+    expect(b).toMatchObject({ online: true, status: 'online' });
+    expect((await a.store.listByStatus('online', 100)).users.map((x) => x.user)).toEqual([bob]);
+    const r = await a.store.sweep();
+    expect(r.arrivals.map((x) => x.user).sort()).toEqual([shy, bob].sort());
+  });
+
+  it('repairs a status index entry that disagrees with the user (a node died between the two writes)', async () => {
+    const a = await node(3000);
+    const ghost = uniq('ghost');
+    await admin.zadd('parley:{presence}:status:online', 1, ghost);
+    const before = await a.store.listByStatus('online', 10_000);
+    expect(before.users.map((x) => x.user)).not.toContain(ghost);
+    expect(await admin.zscore('parley:{presence}:status:online', ghost)).toBeNull();
+    const after = await a.store.listByStatus('online', 10_000);
+    expect(after.count).toBe(before.count);
+  });
+
+  it('keeps the status index equal to the users under concurrent writers on two nodes', async () => {
+    const a = await node(3000);
+    const b = await node(3000);
+    const users = Array.from({ length: 4 }, () => uniq('c'));
+    const statuses: ChosenStatus[] = ['online', 'away', 'busy', 'invisible'];
+    let conn = 0;
+    const live = new Map<string, { store: RedisPresenceStore; id: string }[]>();
+    const ops: Promise<unknown>[] = [];
+    for (let step = 0; step < 2000; step++) {
+      const u = users[step % users.length]!;
+      const store = step % 2 ? a.store : b.store;
+      const k = (step * 7919) % 10;
+      if (k < 4) {
+        const id = `${store === a.store ? a.nodeId : b.nodeId}:${++conn}`;
+        live.set(u, [...(live.get(u) ?? []), { store, id }]);
+        ops.push(store.connect({ connId: id, user: u }));
+      } else if (k < 7) {
+        const list = live.get(u) ?? [];
+        const c = list.shift();
+        if (c) ops.push(c.store.disconnect(c.id));
+      } else {
+        ops.push(store.setStatus(u, statuses[step % 4]!, undefined));
+      }
+    }
+    await Promise.all(ops);
+    const truth = await a.store.users(users);
+    // The index itself (before any read could repair it), then the list the API serves.
+    for (const s of statuses) {
+      const expected = truth.filter((t) => t.online && t.status === s).map((t) => t.user);
+      const raw = (await admin.zrange(`parley:{presence}:status:${s}`, 0, -1)).filter((x) => users.includes(x));
+      expect(raw.sort(), `index of ${s}`).toEqual(expected.sort());
+    }
+    for (const s of statuses) {
+      const expected = truth.filter((t) => t.online && t.status === s).map((t) => t.user);
+      const listed = (await b.store.listByStatus(s, 100_000)).users.map((x) => x.user).filter((x) => users.includes(x));
+      expect(listed.sort()).toEqual(expected.sort());
+    }
+    for (const t of truth) {
+      const score = await admin.zscore('parley:{presence}:users', t.user);
+      expect(score === '0').toBe(t.online);
+    }
+  });
+});
