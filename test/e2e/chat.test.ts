@@ -119,12 +119,12 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
     const ann = await openPage(await context(DESKTOP), nodeA.url);
     await signIn(ann, 'Ann Lee');
     const carolCtx = await context(DESKTOP);
-    const carol = await openPage(carolCtx, `${nodeB.url}/?idle=1.5`);
+    const carol = await openPage(carolCtx, `${nodeB.url}/?idle=3`);
     await signIn(carol, 'Carol');
 
     const dot = '#people [data-user="carol"] .dot';
     await ann.waitForSelector(`${dot}[data-status="online"]`);
-    // Carol does nothing for 1.5 s: auto-away.
+    // Carol does nothing for 3 s: auto-away.
     await ann.waitForSelector(`${dot}[data-status="away"]`, { timeout: 10_000 });
     await carol.waitForSelector('#my-status[data-status="away"]');
     await shot(ann, '05-presence-away');
@@ -208,15 +208,11 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
     await shot(ann, '11-reconnecting-banner');
 
     nodeA = await startNode({ redisUrl: redis.url, env: { PARLEY_API_KEY: API_KEY, PORT: String(port) } });
-    await ann
-      .waitForSelector('#banner[data-state="reconnecting"]', { state: 'detached', timeout: 30_000 })
-      .catch(() => undefined);
+    // The banner goes away ("Back online") once the node is back.
     await ann.waitForFunction(
       () => document.querySelector('#banner')?.getAttribute('data-state') !== 'reconnecting',
       null,
-      {
-        timeout: 30_000,
-      },
+      { timeout: 30_000 },
     );
     const expected = ['before the restart', 'missed 1', 'missed 2', 'missed 3', 'typed while offline'];
     await waitFor(async () => (await messageTexts(ann)).length === expected.length, 15_000, 'ann caught up');
