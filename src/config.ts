@@ -1,8 +1,11 @@
 /**
- * Configuration from the environment, validated once at start. A bad value
+ * Configuration from the environment and an optional JSON file
+ * (`PARLEY_CONFIG=/etc/parley/parley.json`, keys named like the environment
+ * variables; the environment wins), validated once at start. A bad value
  * throws ConfigError naming the setting; main.ts prints it and exits 1.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 export class ConfigError extends Error {
   constructor(
@@ -65,6 +68,8 @@ export interface Config {
   /** Folder of the built web page (served at /). */
   webRoot: string | null;
   limits: Limits;
+  /** The JSON config file read (PARLEY_CONFIG), if any. */
+  configFile?: string | null;
 }
 
 export const defaultLimits: Limits = {
@@ -101,13 +106,97 @@ function str(env: Env, name: string): string | null {
   return v === undefined || v === '' ? null : v;
 }
 
+/** Keys of a config file that are not settings. */
+const FILE_META_KEYS = new Set(['$schema', '$comment']);
+
 /**
- * Reads and validates the configuration.
+ * Reads a JSON config file: an object whose keys are setting names (as the
+ * environment variables) and whose values are strings, numbers, booleans,
+ * lists (joined with commas) or null (unset).
+ *
+ * @example
+ * // /etc/parley/parley.json: {"PORT": 3000, "PARLEY_ALLOWED_ORIGINS": ["https://chat.example.com"]}
+ * const values = readConfigFile('/etc/parley/parley.json'); // { PORT: '3000', PARLEY_ALLOWED_ORIGINS: 'https://chat.example.com' }
+ */
+export function readConfigFile(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError('PARLEY_CONFIG', `cannot read config file ${path} (${code})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('PARLEY_CONFIG', `config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError('PARLEY_CONFIG', `config file ${path} must hold a JSON object of settings`);
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (FILE_META_KEYS.has(key) || value === null) continue;
+    if (typeof value === 'string') out[key] = value;
+    else if (typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out[key] = value.join(',');
+    else throw new ConfigError(key, `in ${path}: must be a string, number, boolean or list of strings`);
+  }
+  return out;
+}
+
+/**
+ * Reads and validates the configuration: the environment, plus the JSON
+ * file named by PARLEY_CONFIG when set (a setting set in the environment,
+ * non-empty, wins over the file). A key in the file that is no setting is
+ * an error, so typos do not pass silently.
  *
  * @example
  * const config = loadConfig({ PORT: '3000', REDIS_URL: 'redis://127.0.0.1:6379' });
+ * const fromFile = loadConfig({ PARLEY_CONFIG: '/etc/parley/parley.json', PORT: '3001' }); // PORT from env wins
  */
 export function loadConfig(env: Env = process.env): Config {
+  const file = str(env, 'PARLEY_CONFIG');
+  if (file === null) return buildConfig(env);
+  const fromFile = readConfigFile(file);
+  const merged: Env = { ...fromFile };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || (value === '' && key in fromFile)) continue;
+    merged[key] = value;
+  }
+  // Every setting buildConfig reads is recorded, so unknown file keys can be named.
+  const read = new Set<string>();
+  const tracked = new Proxy(merged, {
+    get(target, prop) {
+      if (typeof prop === 'string') read.add(prop);
+      return Reflect.get(target, prop) as string | undefined;
+    },
+  });
+  let config: Config;
+  try {
+    config = buildConfig(tracked);
+  } catch (err) {
+    if (err instanceof ConfigError && merged[err.setting] === fromFile[err.setting] && err.setting in fromFile) {
+      const detail = err.message.startsWith(`${err.setting}: `)
+        ? err.message.slice(err.setting.length + 2)
+        : err.message;
+      throw new ConfigError(err.setting, `${detail} (set in ${file})`);
+    }
+    throw err;
+  }
+  const unknown = Object.keys(fromFile).filter((key) => !read.has(key));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      unknown[0]!,
+      `unknown setting in ${file}${unknown.length > 1 ? ` (also: ${unknown.slice(1).join(', ')})` : ''}`,
+    );
+  }
+  config.configFile = file;
+  return config;
+}
+
+function buildConfig(env: Env): Config {
   const redisUrl = str(env, 'REDIS_URL');
   if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
@@ -134,7 +223,13 @@ export function loadConfig(env: Env = process.env): Config {
     jwtAudience: str(env, 'PARLEY_JWT_AUDIENCE'),
     jwtIssuer: str(env, 'PARLEY_JWT_ISSUER'),
     apiKey: str(env, 'PARLEY_API_KEY'),
-    allowedOrigins: origins === null ? null : origins.split(',').map((o) => o.trim()).filter(Boolean),
+    allowedOrigins:
+      origins === null
+        ? null
+        : origins
+            .split(',')
+            .map((o) => o.trim())
+            .filter(Boolean),
     historyMax: int(env, 'PARLEY_HISTORY_MAX', 10_000, 1),
     dedupeWindowMs: int(env, 'PARLEY_DEDUPE_WINDOW_MS', 5 * 60_000, 1000),
     nodeTimeoutMs: int(env, 'PARLEY_NODE_TIMEOUT_MS', 15_000, 1000),

@@ -1,28 +1,251 @@
 /**
  * Prometheus metrics (prom-client). One registry per server instance so that
  * several nodes in one test process do not share counters.
+ *
+ * Storage latency is measured at the engine seam, not inside an engine:
+ * `instrumentEngine()` wraps any Engine (memory or Redis) and times every
+ * storage call (`parley_engine_command_seconds{engine,op}`). With the Redis
+ * engine that is the Redis round trip of the command or script behind each
+ * call, as the features see it (auto-pipelining included).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Engine } from './engine/engine.js';
+import type { PresenceStore } from './engine/presence-store.js';
+import { ParleyError } from './protocol/errors.js';
+
+/** Kinds of `parley_limit_breaches_total` created at zero so dashboards see them before the first breach. */
+export const LIMIT_KINDS = [
+  'frame_size',
+  'binary_frame',
+  'text_length',
+  'send_rate',
+  'command_rate',
+  'typing_rate',
+  'rooms_per_connection',
+  'slow_consumer',
+  'connections_per_ip',
+  'connections_per_user',
+  'pending_upgrades',
+  'handshake_timeout',
+  'origin',
+  'auth',
+  'http_body_size',
+] as const;
+
+/** Engine calls that are timed (the storage and bus operations the features make). */
+const ENGINE_OPS = new Set([
+  'append',
+  'history',
+  'since',
+  'lastMessageId',
+  'subscribe',
+  'unsubscribe',
+  'publish',
+  'publishControl',
+  'ready',
+]);
+
+/** Presence-store methods that are not storage calls. */
+const PRESENCE_SKIP = new Set(['start', 'stop', 'constructor']);
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly connections = new Gauge({ name: 'parley_connections', help: 'Open WebSocket connections', registers: [this.registry] });
-  readonly connectionsTotal = new Counter({ name: 'parley_connections_total', help: 'WebSocket connections accepted', registers: [this.registry] });
+  readonly connections = new Gauge({
+    name: 'parley_connections',
+    help: 'Open WebSocket connections',
+    registers: [this.registry],
+  });
+  readonly connectionsTotal = new Counter({
+    name: 'parley_connections_total',
+    help: 'WebSocket connections accepted',
+    registers: [this.registry],
+  });
   readonly joins = new Counter({ name: 'parley_joins_total', help: 'Room joins', registers: [this.registry] });
-  readonly messagesIn = new Counter({ name: 'parley_messages_in_total', help: 'Messages stored from this node', registers: [this.registry] });
-  readonly messagesOut = new Counter({ name: 'parley_messages_out_total', help: 'Message events written to local connections', registers: [this.registry] });
+  readonly messagesIn = new Counter({
+    name: 'parley_messages_in_total',
+    help: 'Messages stored from this node (WebSocket send and HTTP publish; duplicates not counted)',
+    registers: [this.registry],
+  });
+  readonly messagesOut = new Counter({
+    name: 'parley_messages_out_total',
+    help: 'Message events written to local connections',
+    registers: [this.registry],
+  });
   readonly fanoutSeconds = new Histogram({
     name: 'parley_fanout_seconds',
     help: 'Time to write one bus event to all local members of a room',
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
     registers: [this.registry],
   });
-  readonly presenceEvents = new Counter({ name: 'parley_presence_events_total', help: 'Presence events published', labelNames: ['event'] as const, registers: [this.registry] });
-  readonly limitBreaches = new Counter({ name: 'parley_limit_breaches_total', help: 'Requests refused or connections closed by a limit', labelNames: ['limit'] as const, registers: [this.registry] });
-  readonly slowConsumers = new Counter({ name: 'parley_slow_consumer_closes_total', help: 'Connections closed with 4008', registers: [this.registry] });
-  readonly commandErrors = new Counter({ name: 'parley_command_errors_total', help: 'Commands answered with an error', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly presenceEvents = new Counter({
+    name: 'parley_presence_events_total',
+    help: 'Presence events published',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly limitBreaches = new Counter({
+    name: 'parley_limit_breaches_total',
+    help: 'Requests refused or connections closed by a limit',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly slowConsumers = new Counter({
+    name: 'parley_slow_consumer_closes_total',
+    help: 'Connections closed with 4008',
+    registers: [this.registry],
+  });
+  readonly commandErrors = new Counter({
+    name: 'parley_command_errors_total',
+    help: 'Commands answered with an error',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly engineSeconds = new Histogram({
+    name: 'parley_engine_command_seconds',
+    help: 'Latency of storage calls through the engine seam (Redis round trips when engine="redis")',
+    labelNames: ['engine', 'op'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly engineErrors = new Counter({
+    name: 'parley_engine_command_errors_total',
+    help: 'Storage calls that failed, by error code (UNAVAILABLE: storage unreachable)',
+    labelNames: ['engine', 'op', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'parley_http_requests_total',
+    help: 'HTTP requests answered, by route and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly shutdownClosed = new Counter({
+    name: 'parley_shutdown_closes_total',
+    help: 'Connections closed with 1001 by a graceful shutdown',
+    registers: [this.registry],
+  });
+  readonly info = new Gauge({
+    name: 'parley_node_info',
+    help: 'Always 1; labels say which node and engine this is',
+    labelNames: ['node', 'engine'] as const,
+    registers: [this.registry],
+  });
 
+  /**
+   * @param collectProcess also export prom-client's process metrics (CPU, memory, event-loop lag, handles).
+   *
+   * @example
+   * const metrics = new Metrics();
+   * metrics.joins.inc();
+   * const text = await metrics.registry.metrics(); // Prometheus text format
+   */
   constructor(collectProcess = true) {
     if (collectProcess) collectDefaultMetrics({ register: this.registry });
+    for (const limit of LIMIT_KINDS) this.limitBreaches.inc({ limit }, 0);
+    for (const event of ['join', 'leave', 'update'] as const) this.presenceEvents.inc({ event }, 0);
   }
+
+  /**
+   * Adds a gauge whose value is read at scrape time.
+   *
+   * @example
+   * metrics.gaugeFn('parley_rooms_local', 'Rooms this node is subscribed to', () => fanout.roomCount);
+   */
+  gaugeFn(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+}
+
+function errorCode(err: unknown): string {
+  return err instanceof ParleyError ? err.code : 'INTERNAL';
+}
+
+/** Wraps the function-valued properties named by `pick` of `target` with a timer. */
+function timed<T extends object>(
+  target: T,
+  engineKind: string,
+  prefix: string,
+  pick: (name: string) => boolean,
+  metrics: Metrics,
+  extra?: (prop: string | symbol) => unknown,
+): T {
+  const cache = new Map<string | symbol, unknown>();
+  return new Proxy(target, {
+    get(t, prop) {
+      if (extra) {
+        const v = extra(prop);
+        if (v !== undefined) return v;
+      }
+      const value: unknown = Reflect.get(t, prop, t);
+      if (typeof value !== 'function' || typeof prop !== 'string' || !pick(prop)) return value;
+      let wrapped = cache.get(prop);
+      if (wrapped === undefined) {
+        const fn = value as (...args: unknown[]) => unknown;
+        const op = prefix + prop;
+        const hist = metrics.engineSeconds.labels({ engine: engineKind, op });
+        wrapped = function (this: unknown, ...args: unknown[]): unknown {
+          const end = hist.startTimer();
+          let result: unknown;
+          try {
+            result = fn.apply(t, args);
+          } catch (err) {
+            end();
+            metrics.engineErrors.inc({ engine: engineKind, op, code: errorCode(err) });
+            throw err;
+          }
+          if (result instanceof Promise) {
+            return result.then(
+              (v: unknown) => {
+                end();
+                return v;
+              },
+              (err: unknown) => {
+                end();
+                metrics.engineErrors.inc({ engine: engineKind, op, code: errorCode(err) });
+                throw err;
+              },
+            );
+          }
+          end();
+          return result;
+        };
+        cache.set(prop, wrapped);
+      }
+      return wrapped;
+    },
+  });
+}
+
+/**
+ * Returns the engine with every storage call timed into
+ * `parley_engine_command_seconds{engine,op}` (presence-store calls as
+ * `op="presence.<method>"`) and failures counted in
+ * `parley_engine_command_errors_total`. Behaviour is unchanged: same
+ * results, same errors, same `this`.
+ *
+ * @example
+ * const engine = instrumentEngine(new MemoryEngine({ nodeId: 'n1' }), metrics);
+ * await engine.append({ room: 'lobby', from: 'ann', text: 'hi' }); // observed as op="append"
+ */
+export function instrumentEngine<E extends Engine>(engine: E, metrics: Metrics): E {
+  let presence: PresenceStore | null = null;
+  return timed(
+    engine,
+    engine.kind,
+    '',
+    (name) => ENGINE_OPS.has(name),
+    metrics,
+    (prop) => {
+      if (prop !== 'presence') return undefined;
+      presence ??= timed(engine.presence, engine.kind, 'presence.', (name) => !PRESENCE_SKIP.has(name), metrics);
+      return presence;
+    },
+  );
 }

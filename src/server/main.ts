@@ -1,56 +1,62 @@
 /**
- * `npm start`: reads the environment, starts one node, stops it gracefully
- * on SIGTERM/SIGINT (exit 0). A bad setting exits 1 with a clear message.
+ * `npm start` / `parley serve`: reads the configuration (environment and the
+ * optional PARLEY_CONFIG file), starts one node and stops it gracefully on
+ * SIGTERM/SIGINT (exit 0). A bad setting exits 1 with one clear line naming
+ * it; so does a node that cannot start (port taken, Redis unreachable).
+ *
+ * Exit codes: 0 clean stop; 1 bad configuration, failed start, failed or
+ * timed-out shutdown, or a crash.
  */
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { createLogger } from '../logger.js';
-import { createParley } from './parley.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createParley, type ParleyNode } from './parley.js';
 
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`parley: invalid configuration: ${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const log = createLogger(config.logLevel, config.nodeId);
-  if (config.jwtSecret === null && config.jwtPublicKey === null && config.jwksUrl === null) {
-    log.warn(
-      'DEV MODE: no PARLEY_JWT_SECRET / PARLEY_JWT_PUBLIC_KEY / PARLEY_JWKS_URL set; identities (?user=) are NOT verified. Do not expose this node.',
-    );
-  }
-  if (config.redisUrl === null) {
-    log.info('engine: in-process memory (single node; set REDIS_URL to run several nodes)');
-  } else {
-    log.info({ redis: config.redisUrl.replace(/\/\/[^@]*@/, '//***@') }, 'engine: redis (cluster mode)');
-  }
-  const node = await createParley(config, log);
-  let port: number;
-  try {
-    port = await node.start();
-  } catch (err) {
-    log.fatal({ err }, 'could not start');
-    process.exit(1);
-  }
-  log.info({ port, host: config.host, node: config.nodeId }, `parley listening on http://${config.host}:${port}`);
+/** Prints one line to stderr and exits (no stack trace: the message says what to fix). */
+function die(message: string, code = 1): never {
+  process.stderr.write(`parley: ${message}\n`);
+  process.exit(code);
+}
 
+function describeStartError(err: unknown, config: Config): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EADDRINUSE')
+    return `cannot listen on ${config.host}:${config.port}: the address is in use (PORT/HOST)`;
+  if (e?.code === 'EACCES') return `cannot listen on ${config.host}:${config.port}: permission denied (PORT/HOST)`;
+  if (e?.code === 'EADDRNOTAVAIL' || e?.code === 'ENOTFOUND')
+    return `cannot listen on ${config.host}: no such local address (HOST)`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The settings worth a start-log line, without secrets. */
+function summary(config: Config): Record<string, unknown> {
+  return {
+    port: config.port,
+    host: config.host,
+    engine: config.redisUrl === null ? 'memory' : 'redis',
+    auth: config.jwtSecret !== null || config.jwtPublicKey !== null || config.jwksUrl !== null ? 'jwt' : 'dev',
+    api: config.apiKey === null ? 'disabled' : 'enabled',
+    allowedOrigins: config.allowedOrigins ?? 'any',
+    historyMax: config.historyMax,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    configFile: config.configFile ?? null,
+  };
+}
+
+function installShutdown(node: ParleyNode, config: Config, log: Logger): void {
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return; // npm forwards the signal: it may arrive twice
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+    const started = Date.now();
     const timer = setTimeout(() => {
-      log.error('shutdown timed out; exiting');
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
       process.exit(1);
     }, config.shutdownTimeoutMs);
     timer.unref();
     node.stop().then(
       () => {
-        log.info('stopped');
+        log.info({ ms: Date.now() - started }, 'stopped');
         process.exit(0);
       },
       (err: unknown) => {
@@ -61,6 +67,55 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) die(`invalid configuration: ${err.message}`);
+    throw err;
+  }
+  const log = createLogger(config.logLevel, config.nodeId);
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled promise rejection');
+    process.exit(1);
+  });
+  if (config.jwtSecret === null && config.jwtPublicKey === null && config.jwksUrl === null) {
+    log.warn(
+      'DEV MODE: no PARLEY_JWT_SECRET / PARLEY_JWT_PUBLIC_KEY / PARLEY_JWKS_URL set; identities (?user=) are NOT verified. Do not expose this node.',
+    );
+  }
+  if (config.redisUrl === null) {
+    log.info('engine: in-process memory (single node; set REDIS_URL to run several nodes)');
+  } else {
+    log.info({ redis: config.redisUrl.replace(/\/\/[^@]*@/, '//***@') }, 'engine: redis (cluster mode)');
+  }
+  log.info(summary(config), 'configuration');
+
+  let node: ParleyNode;
+  try {
+    node = await createParley(config, log);
+  } catch (err) {
+    if (err instanceof ConfigError) die(`invalid configuration: ${err.message}`);
+    log.fatal({ err }, 'could not start');
+    die(`cannot start: ${describeStartError(err, config)}`);
+  }
+  let port: number;
+  try {
+    port = await node.start();
+  } catch (err) {
+    log.fatal({ err }, 'could not start');
+    await node.stop().catch(() => undefined);
+    die(`cannot start: ${describeStartError(err, config)}`);
+  }
+  installShutdown(node, config, log);
+  log.info({ port, host: config.host }, `parley listening on http://${config.host}:${port}`);
 }
 
 main().catch((err: unknown) => {

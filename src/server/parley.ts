@@ -17,11 +17,12 @@ import { Fanout } from '../features/fanout.js';
 import { PresenceFeature } from '../features/presence/presence.js';
 import { SessionRegistry } from '../features/sessions.js';
 import type { Logger } from '../logger.js';
-import { Metrics } from '../metrics.js';
+import { instrumentEngine, Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import { Dispatcher } from '../session/commands.js';
 import { createHttpServer } from '../transport/http.js';
 import { WsGateway } from '../transport/ws.js';
+import { CommandGate, SocketTracker, within } from './shutdown.js';
 
 export interface ParleyNode {
   readonly config: Config;
@@ -29,7 +30,12 @@ export interface ParleyNode {
   readonly metrics: Metrics;
   /** Starts listening; resolves with the bound port. */
   start(): Promise<number>;
-  /** Graceful stop: refuse new sockets, close clients with 1001, remove presence, close storage. */
+  /**
+   * Graceful stop within `config.shutdownTimeoutMs` (90% of it; main.ts's
+   * hard timer has the rest): refuse new sockets and new commands, let
+   * in-flight commands finish and reply, close clients with 1001, remove
+   * presence, wait for closing handshakes (then drop the rest), close storage.
+   */
   stop(): Promise<void>;
   readonly port: number;
 }
@@ -56,7 +62,8 @@ async function createEngine(config: Config): Promise<Engine> {
 }
 
 async function createAuthenticator(config: Config): Promise<Authenticator> {
-  if (config.jwtSecret === null && config.jwtPublicKey === null && config.jwksUrl === null) return new DevAuthenticator();
+  if (config.jwtSecret === null && config.jwtPublicKey === null && config.jwksUrl === null)
+    return new DevAuthenticator();
   const mod = (await import('../auth/jwt.js')) as { JwtAuthenticator: new (config: Config) => Authenticator };
   return new mod.JwtAuthenticator(config);
 }
@@ -70,7 +77,8 @@ async function createAuthenticator(config: Config): Promise<Authenticator> {
  */
 export async function createParley(config: Config, log: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
-  const engine = await createEngine(config);
+  const engine = instrumentEngine(await createEngine(config), metrics);
+  metrics.info.set({ node: config.nodeId, engine: engine.kind }, 1);
   const auth = await createAuthenticator(config);
   const sessions = new SessionRegistry();
   const fanout = new Fanout(engine, metrics, log);
@@ -78,14 +86,22 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
   });
   const chat = new ChatFeature(engine, fanout, presence, config.limits, metrics);
-  const dispatcher = new Dispatcher(
-    { ...chat.handlers(), ...presence.handlers(), ping: () => ({}) },
-    log,
-    metrics,
+  const dispatcher = new Dispatcher({ ...chat.handlers(), ...presence.handlers(), ping: () => ({}) }, log, metrics);
+  metrics.gaugeFn('parley_rooms_local', 'Rooms with members on this node (one bus subscription each)', () =>
+    Number(fanout.roomCount),
   );
+  const gate = new CommandGate();
+  gate.wrap(dispatcher);
   const ws = new WsGateway({ config, auth, dispatcher, chat, presence, sessions, metrics, log });
   let shuttingDown = false;
-  const api = createApi({ apiKey: config.apiKey, engine, chat, presence, maxBodyBytes: config.limits.maxFrameBytes });
+  const api = createApi({
+    apiKey: config.apiKey,
+    engine,
+    chat,
+    presence,
+    maxBodyBytes: config.limits.maxFrameBytes,
+    metrics,
+  });
   const http: Server = createHttpServer({
     engine,
     metrics,
@@ -94,6 +110,8 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     webRoot: config.webRoot ?? defaultWebRoot(),
     isShuttingDown: () => shuttingDown,
   });
+  const upgraded = new SocketTracker();
+  upgraded.watch(http);
   http.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
 
   engine.onControl((msg) => {
@@ -131,19 +149,38 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     },
     stop() {
       stopping ??= (async () => {
+        const deadline = Date.now() + Math.floor(config.shutdownTimeoutMs * 0.9);
+        const left = (share = 1): number => Math.max(0, Math.floor((deadline - Date.now()) * share));
         shuttingDown = true;
+        gate.close();
         ws.stopAccepting();
         presence.stop();
         const closing = new Promise<void>((r) => http.close(() => r()));
-        for (const s of [...sessions.all()]) s.close(CloseCodes.GOING_AWAY, 'server shutting down');
         http.closeIdleConnections();
+        // Commands in flight finish, so their replies precede the close frame.
+        if (!(await gate.drained(left(0.4)))) log.warn({ commands: gate.size }, 'shutdown: commands still running');
+        const closeSessions = (): void => {
+          for (const s of [...sessions.all()]) {
+            if (s.closed) continue;
+            s.close(CloseCodes.GOING_AWAY, 'server shutting down');
+            metrics.shutdownClosed.inc();
+          }
+        };
+        closeSessions();
         // Presence is removed at once for every local connection, then per-socket cleanups finish.
-        await presence.removeAllLocal().catch((err: unknown) => log.warn({ err }, 'presence removal on shutdown failed'));
-        await ws.drained();
+        await within(
+          presence.removeAllLocal().catch((err: unknown) => log.warn({ err }, 'presence removal on shutdown failed')),
+          left(0.5),
+        );
+        const dropped = await upgraded.closeAll(left(0.5), closeSessions);
+        if (dropped > 0) {
+          log.warn({ sockets: dropped }, 'shutdown: dropped clients that did not finish the closing handshake');
+        }
+        if (!(await within(ws.drained(), left(0.7)))) log.warn('shutdown: connection cleanup did not finish');
         ws.close();
-        await engine.close();
+        if (!(await within(engine.close(), left()))) log.warn('shutdown: storage did not close in time');
         http.closeAllConnections();
-        await closing;
+        await within(closing, left());
       })();
       return stopping;
     },

@@ -1,0 +1,152 @@
+/**
+ * Pieces of the graceful stop (used by parley.ts):
+ *
+ * - CommandGate: counts commands in flight; once closed, a new command is
+ *   answered `UNAVAILABLE` (nothing stored, a retry on another node is safe)
+ *   instead of being run, so the in-flight set drains and every reply is
+ *   written before the 1001 close frame.
+ * - SocketTracker: the sockets taken over by WebSocket upgrades (the HTTP
+ *   server forgets them), so a stop can wait for closing handshakes and then
+ *   drop the clients that do not answer.
+ */
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Session } from '../session/session.js';
+
+/** What CommandGate wraps: the dispatcher's `handle`. */
+export interface CommandHandler {
+  handle(session: Session, text: string): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+/** The request id of a raw frame, when it has a usable one. */
+function requestIdOf(text: string): number | undefined {
+  try {
+    const id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+    return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class CommandGate {
+  private open = true;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /**
+   * Routes `target.handle` through the gate (patched in place, so holders of
+   * `target` use the gate too).
+   *
+   * @example
+   * const gate = new CommandGate();
+   * gate.wrap(dispatcher);
+   * // later, on SIGTERM:
+   * gate.close();
+   * await gate.drained(5000);
+   */
+  wrap(target: CommandHandler): void {
+    const inner = target.handle.bind(target);
+    target.handle = (session, text) => {
+      if (!this.open) {
+        const id = requestIdOf(text);
+        if (id !== undefined) {
+          session.replyError(id, {
+            code: 'UNAVAILABLE',
+            message: 'server is shutting down; nothing was done, retry after reconnecting',
+          });
+        }
+        return Promise.resolve();
+      }
+      const p: Promise<void> = inner(session, text).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+      return p;
+    };
+  }
+
+  /** Commands running now. */
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  /** Refuses new commands from now on. */
+  close(): void {
+    this.open = false;
+  }
+
+  /**
+   * Waits until no command is in flight, at most `ms`; true when drained.
+   *
+   * @example
+   * if (!(await gate.drained(2000))) log.warn('commands still running');
+   */
+  async drained(ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (this.inFlight.size > 0) {
+      const left = end - Date.now();
+      if (left <= 0) return false;
+      await Promise.race([Promise.allSettled([...this.inFlight]), sleep(left)]);
+    }
+    return true;
+  }
+}
+
+export class SocketTracker {
+  private readonly sockets = new Set<Duplex>();
+
+  /**
+   * Tracks every socket upgraded by `server` (call before other 'upgrade' listeners run).
+   *
+   * @example
+   * const tracker = new SocketTracker();
+   * tracker.watch(httpServer);
+   */
+  watch(server: Server): void {
+    server.on('upgrade', (_req, socket: Duplex) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /** Upgraded sockets still open. */
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * Waits up to `ms` for every upgraded socket to close, calling `poll`
+   * every 25 ms meanwhile (e.g. to close sessions that opened late); then
+   * destroys the rest. Resolves with how many were destroyed.
+   *
+   * @example
+   * const dropped = await tracker.closeAll(3000, () => closeSessions());
+   */
+  async closeAll(ms: number, poll: () => void = () => {}): Promise<number> {
+    const end = Date.now() + ms;
+    while (this.sockets.size > 0 && Date.now() < end) {
+      poll();
+      await sleep(Math.min(25, Math.max(1, end - Date.now())));
+    }
+    const rest = [...this.sockets];
+    for (const s of rest) s.destroy();
+    return rest.length;
+  }
+}
+
+/**
+ * Resolves when `p` settles or after `ms`, whichever is first; true when `p` settled.
+ *
+ * @example
+ * const closed = await within(engine.close(), 1000);
+ */
+export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let settled = false;
+  await Promise.race([
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    ),
+    sleep(Math.max(0, ms)),
+  ]);
+  return settled;
+}
