@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParleyClient } from '../../src/sdk/index.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
-import { startNode, type RunningNode } from '../support/server.js';
+import { spawnNode, startNode, type RunningNode } from '../support/server.js';
 import { sleep, waitFor } from '../support/ports.js';
-import { Recorder, sdkClient } from './helpers.js';
+import { Recorder, SilentProxy, sdkClient } from './helpers.js';
 
 let redis: RedisProcess;
 let a: RunningNode;
@@ -102,6 +102,44 @@ describe('SDK on a two-node cluster', () => {
     } finally {
       ann.close();
       bob.close();
+    }
+  });
+
+  it('a node killed with SIGKILL: the client comes back through the balancer to a new node and loses nothing', async () => {
+    const first = await spawnNode({ redisUrl: redis.url, env: { LOG_LEVEL: 'warn' } });
+    const balancer = await SilentProxy.start(first.port);
+    const ann = sdkClient(balancer.url, { user: 'kann', name: 'Ann' });
+    const bob = sdkClient(b.url, { user: 'kbob', name: 'Bob' });
+    const annRec = new Recorder(ann);
+    let second: Awaited<ReturnType<typeof spawnNode>> | undefined;
+    try {
+      await ann.connect();
+      await bob.connect();
+      await ann.join('killed');
+      await bob.join('killed');
+      await bob.send('killed', 'k1');
+      await waitFor(() => annRec.texts().includes('k1'));
+
+      await first.kill();
+      await waitFor(() => annRec.states.some((s) => s.state === 'reconnecting'), 5000, 'drop noticed');
+      await bob.send('killed', 'k2');
+      const queued = ann.send('killed', 'from ann while down');
+      await bob.send('killed', 'k3');
+      second = await spawnNode({ redisUrl: redis.url, env: { LOG_LEVEL: 'warn' } });
+      balancer.target = second.port;
+
+      await queued;
+      await waitFor(() => annRec.texts().length === 4, 10_000, 'ann caught up');
+      await sleep(300);
+      expect(annRec.texts()).toEqual(['k1', 'k2', 'k3', 'from ann while down']);
+      const history = await bob.history('killed');
+      expect(history.messages.map((m) => m.text)).toEqual(['k1', 'k2', 'k3', 'from ann while down']);
+    } finally {
+      ann.close();
+      bob.close();
+      await balancer.stop();
+      await first.kill();
+      await second?.terminate();
     }
   });
 });

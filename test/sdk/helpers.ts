@@ -53,6 +53,8 @@ interface Pair {
 /** A TCP proxy in front of a node. `silence()` stops forwarding on the open connections without closing them. */
 export class SilentProxy {
   private pairs = new Set<Pair>();
+  /** Where new connections go (a load balancer pointing at another node after a restart). */
+  target = 0;
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -63,7 +65,7 @@ export class SilentProxy {
     // eslint-disable-next-line prefer-const -- assigned once the server exists
     let proxy!: SilentProxy;
     const server = createServer((client) => {
-      const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
+      const upstream = createConnection({ port: proxy.target, host: '127.0.0.1' });
       const pair: Pair = { client, upstream, silent: false };
       proxy.pairs.add(pair);
       client.on('data', (d) => {
@@ -83,6 +85,7 @@ export class SilentProxy {
       upstream.on('error', end);
     });
     proxy = new SilentProxy(server, port);
+    proxy.target = targetPort;
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return proxy;
   }
