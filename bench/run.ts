@@ -265,6 +265,7 @@ class LoadGen {
 interface CpuSample {
   at: number;
   nodes: number[];
+  nodesSys: number[];
   redis: number;
   loadgen: number;
 }
@@ -273,6 +274,7 @@ function sampleCpu(nodes: ServerNode[], redis: BenchRedis, loadgen: LoadGen): Cp
   return {
     at: performance.now(),
     nodes: nodes.map((n) => n.cpuSeconds()),
+    nodesSys: nodes.map((n) => n.sysSeconds()),
     redis: treeCpuSeconds(redis.pid),
     loadgen: treeCpuSeconds(loadgen.pid),
   };
@@ -289,6 +291,8 @@ interface MainRun {
   cpuUsPerMsg: number;
   /** The same without redis-server. */
   nodeCpuUsPerMsg: number;
+  /** The nodes' kernel time (stime) alone per delivered message, µs: mostly socket writes. */
+  nodeSysUsPerMsg: number;
   error?: string;
 }
 
@@ -361,6 +365,8 @@ async function mainRun(
       },
       cpuUsPerMsg: (total * 1e6) / delivered,
       nodeCpuUsPerMsg: ((total - redisCpu) * 1e6) / delivered,
+      nodeSysUsPerMsg:
+        ((s1.nodesSys.reduce((a, b) => a + b, 0) - s0.nodesSys.reduce((a, b) => a + b, 0)) * 1e6) / delivered,
     };
   } catch (e) {
     const logs = nodes.map((n, i) => `--- node ${i + 1} log tail ---\n${n.log.slice(-1500)}`).join('\n');
@@ -421,26 +427,58 @@ async function idleRun(kind: SystemKind, o: Options, redis: BenchRedis, loadgen:
   }
 }
 
-async function presenceRun(
-  redis: BenchRedis,
-  loadgen: LoadGen,
-): Promise<PresenceResult & { nodeACpuSec: number; redisCpuSec: number }> {
+interface PresenceRun extends PresenceResult {
+  /** CPU seconds of the changers' node and of redis-server while the status changes ran. */
+  nodeACpuSec: number;
+  nodeBCpuSec: number;
+  redisCpuSec: number;
+  /** Node A CPU per acknowledged status change, µs. */
+  nodeAUsPerChange: number;
+}
+
+async function presenceRun(redis: BenchRedis, loadgen: LoadGen, profileDir: string | null): Promise<PresenceRun> {
   await redis.command('FLUSHALL');
   const nodes = await startCluster('parley', 2, redis.url);
   try {
     const a = nodes[0] as ServerNode;
     const b = nodes[1] as ServerNode;
-    const cpuA = a.cpuSeconds();
-    const cpuR = treeCpuSeconds(redis.pid);
-    const r = await loadgen.run<PresenceResult>({
-      task: 'presence',
-      ports: [a.port, b.port],
-      changers: 100,
-      inflight: 4,
-      durationMs: 5000,
-      prefix: `p${++runCounter}-`,
-    });
-    return { ...r, nodeACpuSec: a.cpuSeconds() - cpuA, redisCpuSec: treeCpuSeconds(redis.pid) - cpuR };
+    let c0 = [0, 0, 0];
+    let c1 = [0, 0, 0];
+    const sample = (): number[] => [a.cpuSeconds(), b.cpuSeconds(), treeCpuSeconds(redis.pid)];
+    const profiling: Promise<unknown>[] = [];
+    const r = await loadgen.run<PresenceResult>(
+      {
+        task: 'presence',
+        ports: [a.port, b.port],
+        changers: 100,
+        inflight: 4,
+        durationMs: 5000,
+        prefix: `p${++runCounter}-`,
+      },
+      {
+        'measure-start': () => {
+          c0 = sample();
+          if (profileDir) profiling.push(a.probe('prof-start'));
+        },
+        'measure-end': () => {
+          c1 = sample();
+          if (profileDir) {
+            profiling.push(
+              a.probe('prof-stop', { path: resolve(profileDir, 'parley-presence-nodeA.cpuprofile') }, 30_000),
+            );
+          }
+        },
+      },
+    );
+    await Promise.all(profiling);
+    const d = c1.map((v, i) => v - (c0[i] as number));
+    return {
+      ...r,
+      nodeACpuSec: d[0] as number,
+      nodeBCpuSec: d[1] as number,
+      redisCpuSec: d[2] as number,
+      nodeAUsPerChange: ((d[0] as number) * 1e6) / Math.max(1, r.acked),
+    };
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
@@ -469,13 +507,20 @@ async function killRun(redis: BenchRedis, loadgen: LoadGen): Promise<KillResult>
 
 async function historyRun(redis: BenchRedis, loadgen: LoadGen): Promise<HistoryResult> {
   await redis.command('FLUSHALL');
-  const node = await startNode('parley', redis.url, { PARLEY_HISTORY_MAX: '10000' });
+  // Send limits are raised on this node only, so that filling the room takes seconds (they do not touch reads).
+  const node = await startNode('parley', redis.url, {
+    PARLEY_HISTORY_MAX: '10000',
+    PARLEY_SEND_RATE: '1000000',
+    PARLEY_SEND_BURST: '1000000',
+    PARLEY_COMMAND_RATE: '1000000',
+    PARLEY_COMMAND_BURST: '1000000',
+  });
   try {
     return await loadgen.run<HistoryResult>({
       task: 'history',
       port: node.port,
       stored: 10_000,
-      fillers: 250,
+      fillers: 4,
       iterations: 300,
       missed: 100,
       prefix: `h${++runCounter}-`,
@@ -511,6 +556,7 @@ interface Summary {
   cpuSec: number;
   cpuUsPerMsg: number;
   nodeCpuUsPerMsg: number;
+  nodeSysUsPerMsg: number;
   redisCpuSec: number;
   loadgenCpuSec: number;
   cpuUsPerMsgRuns: number[];
@@ -537,6 +583,7 @@ function summarize(kind: SystemKind, runs: MainRun[]): Summary {
     cpuSec: med((r) => r.cpu.total),
     cpuUsPerMsg: med((r) => r.cpuUsPerMsg),
     nodeCpuUsPerMsg: med((r) => r.nodeCpuUsPerMsg),
+    nodeSysUsPerMsg: med((r) => r.nodeSysUsPerMsg),
     redisCpuSec: med((r) => r.cpu.redis),
     loadgenCpuSec: med((r) => r.cpu.loadgen),
     cpuUsPerMsgRuns: rs.map((r) => r.cpuUsPerMsg),
@@ -644,7 +691,8 @@ async function main(): Promise<void> {
             'CPU s',
             'redis s',
             'µs/msg',
-            'node µs/msg',
+            'node µs',
+            'of it sys',
           ],
           summaries
             .filter((s) => s.runs > 0)
@@ -664,6 +712,7 @@ async function main(): Promise<void> {
               s.redisCpuSec,
               s.cpuUsPerMsg,
               s.nodeCpuUsPerMsg,
+              s.nodeSysUsPerMsg,
             ]),
         ),
       );
@@ -684,10 +733,12 @@ async function main(): Promise<void> {
       }
     }
 
-    if (o.profile) {
-      const dir = resolve(outDir, 'profiles', stamp);
+    const profileDir = o.profile ? resolve(outDir, 'profiles', stamp) : null;
+    if (profileDir) {
+      const dir = profileDir;
       mkdirSync(dir, { recursive: true });
       for (const kind of systems) {
+        if (!wants('main', true)) break;
         log(`profiled run: ${SYSTEMS[kind].label}`);
         try {
           await mainRun(kind, 0, o.rate, o, redis, loadgen, o, dir);
@@ -793,10 +844,11 @@ async function main(): Promise<void> {
       if (wants('presence', o.presence)) {
         log('presence: status changes on one node, watchers on both');
         try {
-          const r = await presenceRun(redis, loadgen);
+          const r = await presenceRun(redis, loadgen, profileDir);
           result.presence = r;
           console.log(
-            `\nPresence: ${fmt(r.ackedPerSec)} status changes/s acked on one node (${r.changers} users, ${fmt(r.durationMs / 1000)} s; node CPU ${fmt(r.nodeACpuSec)} s, redis ${fmt(r.redisCpuSec)} s); ` +
+            `\nPresence: ${fmt(r.ackedPerSec)} status changes/s acked on one node (${r.changers} users, ${fmt(r.durationMs / 1000)} s; ` +
+              `node CPU ${fmt(r.nodeACpuSec)} s = ${fmt(r.nodeAUsPerChange)} µs per change, other node ${fmt(r.nodeBCpuSec)} s, redis ${fmt(r.redisCpuSec)} s); ` +
               `errors ${JSON.stringify(r.errors)}; watcher same node saw ${r.watcherSameNode}, other node ${r.watcherOtherNode} of ${r.acked}; ` +
               `other-node delay p50 ${fmt(r.otherNodeLatencyMs.p50)} / p99 ${fmt(r.otherNodeLatencyMs.p99)} ms; ack p99 ${fmt(r.ackMs.p99)} ms`,
           );

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SystemKind } from './clients.js';
-import { freePort, spawnTracked, stopChild, killChild, waitHttpOk, treeCpuSeconds } from './proc.js';
+import { freePort, spawnTracked, stopChild, killChild, waitHttpOk, treeCpu } from './proc.js';
 
 /** dist/bench (where the compiled bench runs from). */
 export const BENCH_DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -83,7 +83,12 @@ export class ServerNode {
   }
 
   cpuSeconds(): number {
-    return treeCpuSeconds(this.pid);
+    return treeCpu(this.pid).cpu;
+  }
+
+  /** Kernel (stime) seconds of the node's process tree. */
+  sysSeconds(): number {
+    return treeCpu(this.pid).sys;
   }
 
   probe(cmd: string, extra: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<unknown> {

@@ -28,6 +28,8 @@ interface StatLine {
   ppid: number;
   /** utime + stime, seconds. */
   cpu: number;
+  /** stime alone (kernel: syscalls, loopback TCP), seconds. */
+  sys: number;
 }
 
 function readStat(pid: number): StatLine | null {
@@ -44,7 +46,7 @@ function readStat(pid: number): StatLine | null {
   const ppid = Number(fields[1]);
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  return { ppid, cpu: (utime + stime) / TICKS_PER_SEC };
+  return { ppid, cpu: (utime + stime) / TICKS_PER_SEC, sys: stime / TICKS_PER_SEC };
 }
 
 /** All descendants of `root` (and root itself) that are alive now. */
@@ -71,9 +73,21 @@ export function processTree(root: number): number[] {
 
 /** utime+stime in seconds of a process and all its live descendants (threads included). */
 export function treeCpuSeconds(root: number): number {
-  let sum = 0;
-  for (const pid of processTree(root)) sum += readStat(pid)?.cpu ?? 0;
-  return sum;
+  return treeCpu(root).cpu;
+}
+
+/** utime+stime and stime alone, seconds, of a process tree. */
+export function treeCpu(root: number): { cpu: number; sys: number } {
+  let cpu = 0;
+  let sys = 0;
+  for (const pid of processTree(root)) {
+    const st = readStat(pid);
+    if (st) {
+      cpu += st.cpu;
+      sys += st.sys;
+    }
+  }
+  return { cpu, sys };
 }
 
 /** Resident set size of one process, bytes. */
