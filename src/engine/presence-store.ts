@@ -60,12 +60,15 @@ export interface PresenceStore {
   joinRoom(connId: string, user: string, room: string): Promise<{ first: boolean }>;
   /** Removes the connection from the room; `last` when the user has no other connection in it. */
   leaveRoom(connId: string, user: string, room: string): Promise<{ last: boolean }>;
-  /** Sets the chosen status and text; returns old and new state and the rooms the user is in. */
+  /**
+   * Sets the chosen status and text; returns old and new state, the rooms the
+   * user is in and how many live connections the user has (cluster-wide).
+   */
   setStatus(
     user: string,
     status: ChosenStatus,
     text: string | undefined,
-  ): Promise<{ before: UserState; after: UserState; rooms: string[] }>;
+  ): Promise<{ before: UserState; after: UserState; rooms: string[]; connections: number }>;
   /** States of the given users, in the same order (unknown users are offline). */
   users(ids: string[]): Promise<UserState[]>;
   /**

@@ -273,6 +273,7 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         expect(s.before.status).toBe('online');
         expect(s.after).toMatchObject({ status: 'busy', text: 'in a call', online: true });
         expect(s.rooms).toEqual([r]);
+        expect(s.connections).toBe(1);
         const busy = await e.presence.listByStatus('busy', 1000);
         expect(busy.users.map((x) => x.user)).toContain(u);
         await e.presence.setStatus(u, 'invisible', undefined);
@@ -327,6 +328,7 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         expect(off.before).toMatchObject({ online: false, status: 'online' });
         expect(off.after).toMatchObject({ online: false, status: 'away', text: 'back soon' });
         expect(off.rooms).toEqual([]);
+        expect(off.connections).toBe(0);
         expect((await e.presence.listByStatus('away', 1000)).users.map((x) => x.user)).not.toContain(ids[1]);
         // Coming online later shows the status chosen meanwhile.
         const c = await e.presence.connect({ connId: `${r}-c1`, user: ids[1]! });
@@ -393,7 +395,7 @@ export function engineConformance(name: string, factory: EngineFactory): void {
           expect((await b.presence.connect({ connId: `${u}-b`, user: u })).wentOnline).toBe(false);
           expect(await a.presence.joinRoom(`${u}-a`, u, r)).toEqual({ first: true });
           expect(await b.presence.joinRoom(`${u}-b`, u, r)).toEqual({ first: false });
-          await b.presence.setStatus(u, 'busy', 'deep work');
+          expect((await b.presence.setStatus(u, 'busy', 'deep work')).connections).toBe(2);
           expect((await a.presence.users([u]))[0]).toMatchObject({ status: 'busy', text: 'deep work', online: true });
           expect((await a.presence.listByStatus('busy', 10_000)).users.map((x) => x.user)).toContain(u);
           expect(await a.presence.disconnect(`${u}-a`)).toMatchObject({ wentOffline: false, leftRooms: [] });

@@ -212,7 +212,7 @@ describe('redis presence store', () => {
     // The index itself (before any read could repair it), then the list the API serves.
     for (const s of statuses) {
       const expected = truth.filter((t) => t.online && t.status === s).map((t) => t.user);
-      const raw = (await admin.zrange(`parley:{presence}:status:${s}`, 0, -1)).filter((x) => users.includes(x));
+      const raw = (await admin.zrange(`parley:{presence}:status:${s}`, '0', '-1')).filter((x) => users.includes(x));
       expect(raw.sort(), `index of ${s}`).toEqual(expected.sort());
     }
     for (const s of statuses) {

@@ -120,13 +120,13 @@ export class MemoryPresenceStore implements PresenceStore {
     user: string,
     status: ChosenStatus,
     text: string | undefined,
-  ): Promise<{ before: UserState; after: UserState; rooms: string[] }> {
+  ): Promise<{ before: UserState; after: UserState; rooms: string[]; connections: number }> {
     const rec = this.record(user);
     const before = this.state(user, rec);
     rec.status = status;
     if (text === undefined || text === '') delete rec.text;
     else rec.text = text;
-    return { before, after: this.state(user, rec), rooms: [...rec.rooms.keys()] };
+    return { before, after: this.state(user, rec), rooms: [...rec.rooms.keys()], connections: rec.conns.size };
   }
 
   async users(ids: string[]): Promise<UserState[]> {

@@ -540,7 +540,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     user: string,
     status: ChosenStatus,
     text: string | undefined,
-  ): Promise<{ before: UserState; after: UserState; rooms: string[] }> {
+  ): Promise<{ before: UserState; after: UserState; rooms: string[]; connections: number }> {
     const t = text === undefined || text === '' ? undefined : text;
     const [name, old, oldText, lastSeen, conns, v, rooms] = await call(
       this.redis.parleyPresenceStatus(presenceKeys.user(user), presenceKeys.userRooms(user), status, t ?? ''),
@@ -553,7 +553,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     if (after.online && before.state.status !== status) {
       await this.writeIndex({ state: after, conns: before.conns, version: Number(v) });
     }
-    return { before: before.state, after, rooms };
+    return { before: before.state, after, rooms, connections: before.conns };
   }
 
   /** Keeps the chosen status of users connected here, to restore it should Redis lose it. */
@@ -579,7 +579,18 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   }
 
   private async writeIndex(raw: RawState): Promise<void> {
-    await run(this.indexInto(this.batch(), raw));
+    const s = raw.state;
+    await call(
+      this.redis.parleyPresenceIndex(
+        ...INDEX_KEYS,
+        s.user,
+        String(raw.version),
+        s.online ? '1' : '0',
+        String(StatusValues.indexOf(s.status) + 1),
+        String(s.lastSeen ?? Date.now()),
+        String(Date.now()),
+      ),
+    );
   }
 
   // ---- reads -------------------------------------------------------------------
@@ -591,6 +602,10 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
 
   private async rawUsers(ids: string[]): Promise<RawState[]> {
     if (ids.length === 0) return [];
+    if (ids.length === 1) {
+      const id = ids[0]!;
+      return [parseState(id, (await call(this.redis.hmget(presenceKeys.user(id), ...STATE_FIELDS))) as Field[])];
+    }
     const b = this.batch();
     for (const id of ids) b.hmget(presenceKeys.user(id), ...STATE_FIELDS);
     const res = (await run(b)) as Field[][];

@@ -118,16 +118,21 @@ export class PresenceFeature {
       this.metrics.limitBreaches.inc({ limit: 'status_text' });
       throw new ParleyError('TOO_LARGE', `status text is longer than ${this.limits.maxStatusTextChars} characters`);
     }
-    const { before, after, rooms } = await this.engine.presence.setStatus(session.user, status, text);
+    const { before, after, rooms, connections } = await this.engine.presence.setStatus(session.user, status, text);
     const was = publicEntry(before);
     const now = publicEntry(after);
-    if (was.status !== now.status || was.text !== now.text) {
-      await Promise.all(rooms.map((room) => this.publishRoom(room, 'update', now)));
-    }
     const own = ownEntry(after) as PresenceEntry;
-    // The user's other devices learn their new true status.
-    const frame: PresenceEvent = { type: 'presence', event: 'update', member: own };
-    await this.engine.publishControl({ kind: 'user-frame', user: session.user, frame: JSON.stringify(frame) });
+    const sends: Promise<void>[] = [];
+    if (was.status !== now.status || was.text !== now.text) {
+      for (const room of rooms) sends.push(this.publishRoom(room, 'update', now));
+    }
+    // The user's other devices learn their new true status (a user-level event, no room);
+    // with one connection there is no other device, and the reply says it all.
+    if (connections > 1) {
+      const frame: PresenceEvent = { type: 'presence', event: 'update', member: own };
+      sends.push(this.engine.publishControl({ kind: 'user-frame', user: session.user, frame: JSON.stringify(frame) }));
+    }
+    await Promise.all(sends);
     return { presence: own };
   }
 
