@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { JwtKeyError, resolveJwtKeys } from './auth/keys.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -46,6 +47,22 @@ export interface Limits {
   maxConnectionsPerUser: number;
   /** Live connections per client IP, per node (HTTP 429 beyond). */
   maxConnectionsPerIp: number;
+  /** Commands of any type per second per connection (token bucket refill; RATE_LIMITED). */
+  commandRate: number;
+  /** Token bucket size for commands (at least the rooms a reconnecting client rejoins). */
+  commandBurst: number;
+  /** WebSocket handshakes being authenticated at once, per node (HTTP 503 beyond). */
+  maxPendingUpgrades: number;
+  /** Longest time to authenticate an upgrade request, ms (HTTP 503 beyond). */
+  handshakeTimeoutMs: number;
+  /** Largest HTTP request head (request line and headers), bytes (HTTP 431 beyond). */
+  maxHeaderBytes: number;
+  /** Most HTTP request headers read; the rest are ignored. */
+  maxHeaders: number;
+  /** Time a client has to send the request head, ms (slowloris guard). */
+  headersTimeoutMs: number;
+  /** Time a client has to send a whole HTTP request, ms (0: no limit). */
+  requestTimeoutMs: number;
 }
 
 export interface Config {
@@ -67,6 +84,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Folder of the built web page (served at /). */
   webRoot: string | null;
+  /** Behind a reverse proxy: the client IP is the last `X-Forwarded-For` entry (PARLEY_TRUST_PROXY). */
+  trustProxy: boolean;
   limits: Limits;
   /** The JSON config file read (PARLEY_CONFIG), if any. */
   configFile?: string | null;
@@ -87,6 +106,14 @@ export const defaultLimits: Limits = {
   recoveryMax: 1000,
   maxConnectionsPerUser: 50,
   maxConnectionsPerIp: 1000,
+  commandRate: 200,
+  commandBurst: 1000,
+  maxPendingUpgrades: 500,
+  handshakeTimeoutMs: 10_000,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaders: 100,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
 };
 
 type Env = Record<string, string | undefined>;
@@ -211,7 +238,11 @@ function buildConfig(env: Env): Config {
     throw new ConfigError('PARLEY_NODE_ID', 'must be 1-64 letters, digits, _ . -');
   }
   const L = defaultLimits;
-  return {
+  const trustProxy = str(env, 'PARLEY_TRUST_PROXY');
+  if (trustProxy !== null && !['0', '1', 'true', 'false'].includes(trustProxy)) {
+    throw new ConfigError('PARLEY_TRUST_PROXY', `must be 1, 0, true or false, got "${trustProxy}"`);
+  }
+  const config: Config = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
     redisUrl,
@@ -235,6 +266,7 @@ function buildConfig(env: Env): Config {
     nodeTimeoutMs: int(env, 'PARLEY_NODE_TIMEOUT_MS', 15_000, 1000),
     shutdownTimeoutMs: int(env, 'PARLEY_SHUTDOWN_TIMEOUT_MS', 10_000, 100),
     webRoot: str(env, 'PARLEY_WEB_ROOT'),
+    trustProxy: trustProxy === '1' || trustProxy === 'true',
     limits: {
       maxFrameBytes: int(env, 'PARLEY_MAX_FRAME_BYTES', L.maxFrameBytes, 256),
       maxTextChars: int(env, 'PARLEY_MAX_TEXT_CHARS', L.maxTextChars, 1),
@@ -250,6 +282,26 @@ function buildConfig(env: Env): Config {
       recoveryMax: int(env, 'PARLEY_RECOVERY_MAX', L.recoveryMax, 1),
       maxConnectionsPerUser: int(env, 'PARLEY_MAX_CONNECTIONS_PER_USER', L.maxConnectionsPerUser, 1),
       maxConnectionsPerIp: int(env, 'PARLEY_MAX_CONNECTIONS_PER_IP', L.maxConnectionsPerIp, 1),
+      commandRate: int(env, 'PARLEY_COMMAND_RATE', L.commandRate, 1),
+      commandBurst: int(env, 'PARLEY_COMMAND_BURST', L.commandBurst, 1),
+      maxPendingUpgrades: int(env, 'PARLEY_MAX_PENDING_UPGRADES', L.maxPendingUpgrades, 1),
+      handshakeTimeoutMs: int(env, 'PARLEY_HANDSHAKE_TIMEOUT_MS', L.handshakeTimeoutMs, 100),
+      maxHeaderBytes: int(env, 'PARLEY_MAX_HEADER_BYTES', L.maxHeaderBytes, 1024, 1024 * 1024),
+      maxHeaders: int(env, 'PARLEY_MAX_HEADERS', L.maxHeaders, 10),
+      headersTimeoutMs: int(env, 'PARLEY_HEADERS_TIMEOUT_MS', L.headersTimeoutMs, 100),
+      requestTimeoutMs: int(env, 'PARLEY_REQUEST_TIMEOUT_MS', L.requestTimeoutMs, 0),
     },
   };
+  const { headersTimeoutMs, requestTimeoutMs } = config.limits;
+  if (requestTimeoutMs !== 0 && headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError('PARLEY_HEADERS_TIMEOUT_MS', `must not exceed PARLEY_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  }
+  // A bad JWT key is a start-up error, not a failure at the first connection.
+  try {
+    resolveJwtKeys(config);
+  } catch (err) {
+    if (err instanceof JwtKeyError) throw new ConfigError(err.setting, err.message);
+    throw err;
+  }
+  return config;
 }

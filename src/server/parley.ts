@@ -112,6 +112,13 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   });
   const upgraded = new SocketTracker();
   upgraded.watch(http);
+  // Edge limits of the request head (huge or many headers, slowloris). maxHeaderSize is read per
+  // connection from the server object (same as the createServer option; test/security checks it).
+  const L = config.limits;
+  (http as Server & { maxHeaderSize?: number }).maxHeaderSize = L.maxHeaderBytes;
+  http.maxHeadersCount = L.maxHeaders;
+  http.headersTimeout = L.headersTimeoutMs;
+  http.requestTimeout = L.requestTimeoutMs;
   http.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
 
   engine.onControl((msg) => {

@@ -36,6 +36,10 @@ export class Dispatcher {
     try {
       const cmd = parseCommand(text);
       requestId = cmd.id;
+      if (!session.commandBucket.take()) {
+        this.metrics.limitBreaches.inc({ limit: 'command_rate' });
+        throw new ParleyError('RATE_LIMITED', 'too many commands; slow down');
+      }
       const handler = this.handlers[cmd.type] as Handler<CommandType>;
       const data = await handler(session, cmd as CommandOf<CommandType>, { defer: (fn) => deferred.push(fn) });
       if (requestId !== undefined) session.reply(requestId, data);

@@ -48,6 +48,8 @@ export class Session {
   closed = false;
   readonly sendBucket: TokenBucket;
   readonly typingBucket: TokenBucket;
+  /** Every command, whatever its type (join/status/presence floods fan out to others). */
+  readonly commandBucket: TokenBucket;
 
   constructor(
     readonly connId: string,
@@ -59,6 +61,7 @@ export class Session {
     this.user = identity.user;
     this.sendBucket = new TokenBucket(limits.sendRate, limits.sendBurst);
     this.typingBucket = new TokenBucket(limits.typingRate, Math.max(1, limits.typingRate));
+    this.commandBucket = new TokenBucket(limits.commandRate, limits.commandBurst);
   }
 
   get name(): string | undefined {

@@ -15,7 +15,7 @@ import type { SessionRegistry } from '../features/sessions.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
-import { ParleyError, toErrorBody } from '../protocol/errors.js';
+import { ParleyError, toErrorBody, type ErrorBody } from '../protocol/errors.js';
 import type { Dispatcher } from '../session/commands.js';
 import { Session, type Conn } from '../session/session.js';
 import { refuseUpgrade } from './handshake.js';
@@ -42,13 +42,27 @@ function wsConn(ws: WebSocket): Conn {
   };
 }
 
-function clientIp(req: IncomingMessage): string {
+/** The client's address; behind a trusted proxy, the last `X-Forwarded-For` entry (the one the proxy added). */
+export function clientIp(req: IncomingMessage, trustProxy = false): string {
+  if (trustProxy) {
+    const xff = req.headers['x-forwarded-for'];
+    const last = (Array.isArray(xff) ? xff.join(',') : (xff ?? '')).split(',').at(-1)?.trim();
+    if (last) return last.slice(0, 64);
+  }
   return req.socket.remoteAddress ?? 'unknown';
 }
+
+/** Longest delay setTimeout accepts; longer ones would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Frames of one connection waiting for their turn before its socket stops being read. */
+const MAX_QUEUED_FRAMES = 64;
 
 export class WsGateway {
   private readonly wss: WebSocketServer;
   private readonly perIp = new Map<string, number>();
+  /** Upgrades being authenticated, per client IP (they count toward the per-IP limit). */
+  private readonly pendingPerIp = new Map<string, number>();
+  private pending = 0;
   private seq = 0;
   private accepting = true;
   private pendingCleanups = new Set<Promise<void>>();
@@ -88,23 +102,48 @@ export class WsGateway {
       refuseUpgrade(socket, { code: 'FORBIDDEN', message: 'origin not allowed' });
       return;
     }
-    const ip = clientIp(req);
-    if ((this.perIp.get(ip) ?? 0) >= config.limits.maxConnectionsPerIp) {
+    const ip = clientIp(req, config.trustProxy);
+    if ((this.perIp.get(ip) ?? 0) + (this.pendingPerIp.get(ip) ?? 0) >= config.limits.maxConnectionsPerIp) {
       metrics.limitBreaches.inc({ limit: 'connections_per_ip' });
       refuseUpgrade(socket, { code: 'LIMIT', message: 'too many connections from this address' });
       return;
     }
-    let identity: Identity;
-    try {
-      identity = await auth.authenticate(req, url);
-    } catch (err) {
-      if (err instanceof ParleyError) metrics.limitBreaches.inc({ limit: 'auth' });
-      refuseUpgrade(socket, err instanceof ParleyError ? err.toBody() : { code: 'UNAUTHORIZED', message: 'unauthorized' }, 401);
+    if (this.pending >= config.limits.maxPendingUpgrades) {
+      metrics.limitBreaches.inc({ limit: 'pending_upgrades' });
+      refuseUpgrade(socket, { code: 'UNAVAILABLE', message: 'too many handshakes in progress; retry later' });
       return;
+    }
+    let identity: Identity;
+    this.pending++;
+    this.pendingPerIp.set(ip, (this.pendingPerIp.get(ip) ?? 0) + 1);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          metrics.limitBreaches.inc({ limit: 'handshake_timeout' });
+          reject(new ParleyError('UNAVAILABLE', 'authentication timed out; retry later'));
+        }, config.limits.handshakeTimeoutMs);
+      });
+      identity = await Promise.race([auth.authenticate(req, url), timeout]);
+    } catch (err) {
+      const body: ErrorBody = err instanceof ParleyError ? err.toBody() : { code: 'UNAUTHORIZED', message: 'unauthorized' };
+      if (body.code === 'UNAUTHORIZED') metrics.limitBreaches.inc({ limit: 'auth' });
+      refuseUpgrade(socket, body);
+      return;
+    } finally {
+      clearTimeout(timer);
+      this.pending--;
+      const n = (this.pendingPerIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.pendingPerIp.delete(ip);
+      else this.pendingPerIp.set(ip, n);
     }
     if (this.deps.sessions.countOf(identity.user) >= config.limits.maxConnectionsPerUser) {
       metrics.limitBreaches.inc({ limit: 'connections_per_user' });
       refuseUpgrade(socket, { code: 'LIMIT', message: 'too many connections for this user' });
+      return;
+    }
+    if (!this.accepting) {
+      refuseUpgrade(socket, { code: 'UNAVAILABLE', message: 'server is shutting down' });
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, identity, ip));
@@ -116,6 +155,7 @@ export class WsGateway {
     const session = new Session(connId, identity, wsConn(ws), config.limits, {
       onSlowConsumer: (s) => {
         metrics.slowConsumers.inc();
+        metrics.limitBreaches.inc({ limit: 'slow_consumer' });
         log.warn({ user: s.user, conn: s.connId }, 'closing slow consumer');
       },
     });
@@ -129,22 +169,50 @@ export class WsGateway {
       log.warn({ err, user: session.user }, 'presence connect failed');
     });
     let expiry: NodeJS.Timeout | null = null;
-    if (identity.expiresAt !== undefined) {
-      expiry = setTimeout(() => session.close(CloseCodes.TOKEN_EXPIRED, 'token expired'), Math.max(0, identity.expiresAt - Date.now()));
-      expiry.unref();
+    const expiresAt = identity.expiresAt;
+    if (expiresAt !== undefined) {
+      // Re-armed in steps: setTimeout fires at once for delays over ~24.8 days.
+      const arm = (): void => {
+        const left = expiresAt - Date.now();
+        if (left <= 0) {
+          session.close(CloseCodes.TOKEN_EXPIRED, 'token expired');
+          return;
+        }
+        expiry = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+        expiry.unref();
+      };
+      arm();
     }
 
+    let queued = 0;
+    /** Set when the client ended the connection; the frames it sent before still run. */
+    let clientClosed = false;
     ws.on('message', (data, isBinary) => {
+      // Frames that arrive after the server closed (kick, expiry, 4008, 1003) are not acted on.
+      if (session.closed) return;
       if (isBinary) {
+        metrics.limitBreaches.inc({ limit: 'binary_frame' });
         session.close(CloseCodes.UNSUPPORTED_DATA, 'binary frames are not supported');
         return;
       }
       const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data as ArrayBuffer).toString();
+      // A client that pipelines faster than its commands complete is not read further until they catch up.
+      if (++queued >= MAX_QUEUED_FRAMES && !ws.isPaused) ws.pause();
       // Commands of one connection run in order.
-      ready = ready.then(() => dispatcher.handle(session, text));
+      ready = ready.then(async () => {
+        try {
+          if (!session.closed || clientClosed) await dispatcher.handle(session, text);
+        } finally {
+          if (--queued < MAX_QUEUED_FRAMES / 2 && ws.isPaused) ws.resume();
+        }
+      });
     });
-    ws.on('error', (err) => log.debug({ err, user: session.user }, 'socket error'));
+    ws.on('error', (err) => {
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.limitBreaches.inc({ limit: 'frame_size' });
+      log.debug({ err, user: session.user }, 'socket error');
+    });
     ws.on('close', () => {
+      if (!session.closed) clientClosed = true;
       session.closed = true;
       if (expiry) clearTimeout(expiry);
       const n = (this.perIp.get(ip) ?? 1) - 1;

@@ -50,6 +50,7 @@ export class ChatFeature {
   async publish(draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string }): Promise<Message> {
     if (draft.text.length === 0) throw new ParleyError('BAD_REQUEST', 'send: "text" must not be empty');
     if (charLength(draft.text, this.limits.maxTextChars) > this.limits.maxTextChars) {
+      this.metrics.limitBreaches.inc({ limit: 'text_length' });
       throw new ParleyError('TOO_LARGE', `message text is longer than ${this.limits.maxTextChars} characters`);
     }
     const { message, duplicate } = await this.engine.append(draft);
