@@ -71,7 +71,9 @@ describe('presence when nodes die, stop and restart (child processes)', () => {
     await u.ok({ type: 'join', room });
     await u.ok({ type: 'status', status: 'away', text: 'brb' });
     await waitPresence(watcher, user, room, 'update');
-    expect((await api<{ users: PresenceEntry[] }>(survivor, '/api/presence?status=away')).users.map((x) => x.user)).toContain(user);
+    expect(
+      (await api<{ users: PresenceEntry[] }>(survivor, '/api/presence?status=away')).users.map((x) => x.user),
+    ).toContain(user);
 
     const t0 = Date.now();
     await victim.kill();
@@ -148,19 +150,28 @@ describe('presence when nodes die, stop and restart (child processes)', () => {
     await waitPresence(watcher, user, room, 'update');
     await first.kill();
     // Still listed: nobody knows yet (the lease is long).
-    expect((await api<{ users: PresenceEntry[] }>(survivor, '/api/presence?status=busy')).users.map((x) => x.user)).toContain(user);
+    expect(
+      (await api<{ users: PresenceEntry[] }>(survivor, '/api/presence?status=busy')).users.map((x) => x.user),
+    ).toContain(user);
 
     const t0 = Date.now();
     const second = await spawn(slow);
     const leave = await waitPresence(watcher, user, room, 'leave', 10_000);
-    console.log(`[presence] restart with the same node id -> leave for its previous run's users after ${Date.now() - t0} ms`);
+    console.log(
+      `[presence] restart with the same node id -> leave for its previous run's users after ${Date.now() - t0} ms`,
+    );
     expect(leave.member.status).toBe('offline');
-    expect((await api<{ users: PresenceEntry[] }>(survivor, '/api/presence?status=busy')).users.map((x) => x.user)).not.toContain(user);
+    expect(
+      (await api<{ users: PresenceEntry[] }>(survivor, '/api/presence?status=busy')).users.map((x) => x.user),
+    ).not.toContain(user);
     expect((await api<{ count: number }>(survivor, `/api/rooms/${room}/presence`)).count).toBe(1);
 
     // The restarted node serves the same user normally (connection ids restart from 1: no collision).
     const again = track(await second.client(user));
-    const j = await again.ok<{ count: number; members: Array<{ user: string; status: string }> }>({ type: 'join', room });
+    const j = await again.ok<{ count: number; members: Array<{ user: string; status: string }> }>({
+      type: 'join',
+      room,
+    });
     expect(j.count).toBe(2);
     expect(j.members.find((m) => m.user === user)?.status).toBe('busy');
     await waitPresence(watcher, user, room, 'join');

@@ -41,7 +41,13 @@ export function presenceOf(c: TestClient, user: string, room?: string | null): P
   );
 }
 
-export function waitPresence(c: TestClient, user: string, room: string | null, event: string, ms = 5000): Promise<PresenceFrame> {
+export function waitPresence(
+  c: TestClient,
+  user: string,
+  room: string | null,
+  event: string,
+  ms = 5000,
+): Promise<PresenceFrame> {
   return c.waitFor(
     (f) =>
       f.type === 'presence' &&
@@ -133,14 +139,20 @@ export function presenceSuite(name: string, makeCluster: () => Promise<Cluster>)
       const own = await waitPresence(myOther, user, null, 'update');
       expect(own.member).toMatchObject({ user, status: 'busy', text: 'in a call' });
 
-      const seen = await watcher.ok<{ users: PresenceEntry[]; count: number }>({ type: 'presence', users: [user, 'nobody-here'] });
+      const seen = await watcher.ok<{ users: PresenceEntry[]; count: number }>({
+        type: 'presence',
+        users: [user, 'nobody-here'],
+      });
       expect(seen.count).toBe(2);
       expect(seen.users[0]).toMatchObject({ user, status: 'busy', text: 'in a call' });
       expect(seen.users[1]).toMatchObject({ user: 'nobody-here', status: 'offline' });
       const members = await watcher.ok<{ members: PresenceEntry[] }>({ type: 'presence', room });
       expect(members.members.find((m) => m.user === user)).toMatchObject({ status: 'busy', text: 'in a call' });
       for (const i of [0, 1]) {
-        expect(await api<PresenceEntry>(node(i), `/api/users/${user}/presence`)).toMatchObject({ status: 'busy', text: 'in a call' });
+        expect(await api<PresenceEntry>(node(i), `/api/users/${user}/presence`)).toMatchObject({
+          status: 'busy',
+          text: 'in a call',
+        });
         const busy = await api<{ users: PresenceEntry[] }>(node(i), '/api/presence?status=busy');
         expect(busy.users.find((u) => u.user === user)).toMatchObject({ status: 'busy' });
         const on = await api<{ users: PresenceEntry[] }>(node(i), '/api/presence?status=online');
@@ -149,11 +161,17 @@ export function presenceSuite(name: string, makeCluster: () => Promise<Cluster>)
 
       // Same status, new text: an update; the very same again: no event.
       await me.ok({ type: 'status', status: 'busy', text: 'still in a call' });
-      await watcher.waitFor((f) => f.type === 'presence' && (f as PresenceFrame).member.text === 'still in a call', 5000);
+      await watcher.waitFor(
+        (f) => f.type === 'presence' && (f as PresenceFrame).member.text === 'still in a call',
+        5000,
+      );
       const count = presenceOf(watcher, user, room).length;
       await me.ok({ type: 'status', status: 'busy', text: 'still in a call' });
       await me.ok({ type: 'status', status: 'away' });
-      const away = await watcher.waitFor((f) => f.type === 'presence' && (f as PresenceFrame).member.status === 'away', 5000);
+      const away = await watcher.waitFor(
+        (f) => f.type === 'presence' && (f as PresenceFrame).member.status === 'away',
+        5000,
+      );
       expect((away as PresenceFrame).member.text).toBeUndefined();
       expect(presenceOf(watcher, user, room)).toHaveLength(count + 1);
       const tooLong = await me.request({ type: 'status', status: 'away', text: 'x'.repeat(141) });
@@ -173,7 +191,11 @@ export function presenceSuite(name: string, makeCluster: () => Promise<Cluster>)
       await me.ok({ type: 'typing', room });
       await watcher.waitFor((f) => f.type === 'typing' && f.user === user, 5000, 'typing while visible');
 
-      const reply = await me.ok<{ presence: { status: string } }>({ type: 'status', status: 'invisible', text: 'hidden' });
+      const reply = await me.ok<{ presence: { status: string } }>({
+        type: 'status',
+        status: 'invisible',
+        text: 'hidden',
+      });
       expect(reply.presence.status).toBe('invisible');
       const upd = await waitPresence(watcher, user, room, 'update');
       expect(upd.member.status).toBe('offline');
@@ -228,7 +250,11 @@ export function presenceSuite(name: string, makeCluster: () => Promise<Cluster>)
       const room = uniq('big');
       const prefix = uniq('m');
       // 1,000 connections registered straight in the nodes' presence stores (spread over the nodes) ...
-      const fakes = Array.from({ length: 1000 }, (_, i) => ({ connId: `${prefix}-c${i}`, user: `${prefix}-u${i}`, node: node(i) }));
+      const fakes = Array.from({ length: 1000 }, (_, i) => ({
+        connId: `${prefix}-c${i}`,
+        user: `${prefix}-u${i}`,
+        node: node(i),
+      }));
       await Promise.all(
         fakes.map(async (f) => {
           await f.node.node.engine.presence.connect({ connId: f.connId, user: f.user });
@@ -256,12 +282,22 @@ export function presenceSuite(name: string, makeCluster: () => Promise<Cluster>)
         expect(h.members.length).toBe(100);
       }
       // Half of them go: counts follow everywhere.
-      await Promise.all(fakes.filter((_, i) => i % 2 === 0).map((f) => f.node.node.engine.presence.disconnect(f.connId)));
+      await Promise.all(
+        fakes.filter((_, i) => i % 2 === 0).map((f) => f.node.node.engine.presence.disconnect(f.connId)),
+      );
       await closeAndWait(real[9]!);
-      await waitFor(async () => (await api<{ count: number }>(node(1), `/api/rooms/${room}/presence`)).count === 510, 5000, 'count 510');
+      await waitFor(
+        async () => (await api<{ count: number }>(node(1), `/api/rooms/${room}/presence`)).count === 510,
+        5000,
+        'count 510',
+      );
       expect((await last.ok<{ count: number }>({ type: 'presence', room })).count).toBe(510);
-      console.log(`[presence ${name}] room of 1,011 members: join reply ${joinMs.toFixed(1)} ms, presence query ${queryMs.toFixed(1)} ms`);
-      await Promise.all(fakes.filter((_, i) => i % 2 === 1).map((f) => f.node.node.engine.presence.disconnect(f.connId)));
+      console.log(
+        `[presence ${name}] room of 1,011 members: join reply ${joinMs.toFixed(1)} ms, presence query ${queryMs.toFixed(1)} ms`,
+      );
+      await Promise.all(
+        fakes.filter((_, i) => i % 2 === 1).map((f) => f.node.node.engine.presence.disconnect(f.connId)),
+      );
     });
   });
 }

@@ -111,7 +111,9 @@ describe('presence throughput on one node', () => {
   it('status changes per second through real sockets and through the store', async () => {
     // Each user is in a room of their own: every change publishes one room update and one user-level event.
     const sockets = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => open(node, uniq(`tp${i}`))));
-    await Promise.all(sockets.map((ws, i) => request(ws, { type: 'join', id: 1_000_000, room: `tp-room-${i}-${process.pid}` })));
+    await Promise.all(
+      sockets.map((ws, i) => request(ws, { type: 'join', id: 1_000_000, room: `tp-room-${i}-${process.pid}` })),
+    );
     const warm = await Promise.all(sockets.map((ws) => drive(ws, 50)));
     expect(warm.every((w) => w.events > 0)).toBe(true);
     for (const ws of sockets) ws.removeAllListeners('message');

@@ -35,7 +35,10 @@ let seq = 0;
 const uniq = (p: string): string => `${p}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
 
 /** A started store on its own connection, like one node. */
-async function node(nodeTimeoutMs = 1200, nodeId = uniq('n')): Promise<{ client: Redis; store: RedisPresenceStore; nodeId: string }> {
+async function node(
+  nodeTimeoutMs = 1200,
+  nodeId = uniq('n'),
+): Promise<{ client: Redis; store: RedisPresenceStore; nodeId: string }> {
   const client = new Redis(redis.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
   await client.connect();
   const store = new RedisPresenceStore(client, { nodeId, nodeTimeoutMs, historyMax: 100, dedupeWindowMs: 1000 });
@@ -54,7 +57,12 @@ describe('redis presence store', () => {
     await store.joinRoom(conn, user, room);
     await store.setStatus(user, 'busy', 'call');
 
-    expect(await admin.hgetall(presenceKeys.user(user))).toMatchObject({ name: 'Ann', status: 'busy', text: 'call', conns: '1' });
+    expect(await admin.hgetall(presenceKeys.user(user))).toMatchObject({
+      name: 'Ann',
+      status: 'busy',
+      text: 'call',
+      conns: '1',
+    });
     expect(await admin.hgetall(`parley:{u:${user}}:conns`)).toEqual({ [conn]: nodeId });
     expect(await admin.hgetall(`parley:{u:${user}}:rooms`)).toEqual({ [room]: '1' });
     expect(await admin.smembers(`parley:{u:${user}}:c:${conn}`)).toEqual([room]);
@@ -74,7 +82,12 @@ describe('redis presence store', () => {
     expect(await admin.zscore('parley:{presence}:users', user)).toBe(String(lastSeen));
     expect(await admin.zscore('parley:{presence}:status:busy', user)).toBeNull();
     expect(await admin.hget(presenceKeys.user(user), 'lastSeen')).toBe(String(lastSeen));
-    for (const key of [`parley:{u:${user}}:conns`, `parley:{u:${user}}:rooms`, `parley:{u:${user}}:c:${conn}`, `parley:{r:${room}}:members`]) {
+    for (const key of [
+      `parley:{u:${user}}:conns`,
+      `parley:{u:${user}}:rooms`,
+      `parley:{u:${user}}:c:${conn}`,
+      `parley:{r:${room}}:members`,
+    ]) {
       expect(await admin.exists(key)).toBe(0);
     }
     expect(await admin.hlen(`parley:node:${nodeId}:conns`)).toBe(0);
@@ -139,11 +152,17 @@ describe('redis presence store', () => {
     expect((await other.store.users([user]))[0]?.online).toBe(false);
 
     await lost.client.connect();
-    const back = await waitFor(async () => {
-      const r = await lost.store.sweep();
-      return r.arrivals.length > 0 ? r : null;
-    }, 5000, 'arrivals');
-    expect(back.arrivals).toEqual([{ user, joinedRooms: [room], state: expect.objectContaining({ online: true, status: 'busy' }) }]);
+    const back = await waitFor(
+      async () => {
+        const r = await lost.store.sweep();
+        return r.arrivals.length > 0 ? r : null;
+      },
+      5000,
+      'arrivals',
+    );
+    expect(back.arrivals).toEqual([
+      { user, joinedRooms: [room], state: expect.objectContaining({ online: true, status: 'busy' }) },
+    ]);
     expect((await other.store.users([user]))[0]).toMatchObject({ online: true, status: 'busy', text: 'x' });
     expect((await other.store.roomMembers(room, 10)).count).toBe(1);
     expect((await other.store.listByStatus('busy', 10_000)).users.map((s) => s.user)).toContain(user);

@@ -4,13 +4,7 @@
  */
 import type { ChosenStatus } from '../../protocol/frames.js';
 import type { EngineOptions } from '../engine.js';
-import type {
-  ConnectionInfo,
-  DepartureTransition,
-  PresenceStore,
-  SweepResult,
-  UserState,
-} from '../presence-store.js';
+import type { ConnectionInfo, DepartureTransition, PresenceStore, SweepResult, UserState } from '../presence-store.js';
 
 interface UserRecord {
   name?: string;

@@ -436,14 +436,14 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     b.hset(presenceKeys.nodeConns(this.node), connId, c.user);
     const [, reply] = (await run(
       b.parleyPresenceConnect(
-          presenceKeys.user(c.user),
-          presenceKeys.userConns(c.user),
-          connId,
-          this.node,
-          c.name === undefined ? '' : `=${c.name}`,
-          restoreStatus ?? '',
-          restoreText ?? '',
-        ),
+        presenceKeys.user(c.user),
+        presenceKeys.userConns(c.user),
+        connId,
+        this.node,
+        c.name === undefined ? '' : `=${c.name}`,
+        restoreStatus ?? '',
+        restoreText ?? '',
+      ),
     )) as [unknown, [number, ...StateFields]];
     const [went, ...fields] = reply;
     const raw = parseState(c.user, fields);
@@ -616,7 +616,11 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   async roomMembers(room: string, limit: number): Promise<{ members: UserState[]; count: number }> {
     const key = presenceKeys.roomMembers(room);
     const n = Math.max(0, Math.floor(limit));
-    const [count, ids] = (await run(this.batch().zcard(key).zrange(key, '0', String(n - 1)))) as [number, string[]];
+    const [count, ids] = (await run(
+      this.batch()
+        .zcard(key)
+        .zrange(key, '0', String(n - 1)),
+    )) as [number, string[]];
     const members = n === 0 ? [] : await this.users(ids);
     return { members, count };
   }
@@ -629,7 +633,11 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   async listByStatus(status: ChosenStatus, limit: number): Promise<{ users: UserState[]; count: number }> {
     const key = presenceKeys.status(status);
     const n = Math.max(0, Math.floor(limit));
-    const [count, ids] = (await run(this.batch().zcard(key).zrange(key, '0', String(n - 1)))) as [number, string[]];
+    const [count, ids] = (await run(
+      this.batch()
+        .zcard(key)
+        .zrange(key, '0', String(n - 1)),
+    )) as [number, string[]];
     if (n === 0) return { users: [], count };
     const raws = await this.rawUsers(ids);
     const users: UserState[] = [];
@@ -708,7 +716,9 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     const out: DepartureTransition[] = [];
     const now = Date.now();
     for (let i = 0; i < conns.length; i += CHUNK) {
-      const res = await Promise.all(conns.slice(i, i + CHUNK).map(([id, c]) => this.removeConn(this.node, id, c.user, now)));
+      const res = await Promise.all(
+        conns.slice(i, i + CHUNK).map(([id, c]) => this.removeConn(this.node, id, c.user, now)),
+      );
       for (const t of res) if (t) out.push(t);
     }
     await this.beating;

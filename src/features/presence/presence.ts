@@ -25,7 +25,9 @@ export function publicEntry(s: UserState): PresenceEntry {
 }
 
 /** What the user sees of themself: their true chosen status, `invisible` included. */
-export function ownEntry(s: UserState): Omit<PresenceEntry, 'status'> & { status: PresenceEntry['status'] | 'invisible' } {
+export function ownEntry(
+  s: UserState,
+): Omit<PresenceEntry, 'status'> & { status: PresenceEntry['status'] | 'invisible' } {
   const e: Omit<PresenceEntry, 'status'> & { status: PresenceEntry['status'] | 'invisible' } = {
     user: s.user,
     status: s.online ? s.status : 'offline',
@@ -92,7 +94,9 @@ export class PresenceFeature {
   async roomMembers(session: Session | null, room: string): Promise<{ members: PresenceEntry[]; count: number }> {
     const { members, count } = await this.engine.presence.roomMembers(room, this.limits.roomMembersCap);
     return {
-      members: members.map((m) => (session && m.user === session.user ? (ownEntry(m) as PresenceEntry) : publicEntry(m))),
+      members: members.map((m) =>
+        session && m.user === session.user ? (ownEntry(m) as PresenceEntry) : publicEntry(m),
+      ),
       count,
     };
   }
@@ -108,7 +112,10 @@ export class PresenceFeature {
   }
 
   /** Online users with a given public status, cluster-wide (invisible users are never listed). */
-  async listByStatus(status: 'online' | 'away' | 'busy', limit: number): Promise<{ users: PresenceEntry[]; count: number }> {
+  async listByStatus(
+    status: 'online' | 'away' | 'busy',
+    limit: number,
+  ): Promise<{ users: PresenceEntry[]; count: number }> {
     const r = await this.engine.presence.listByStatus(status, limit);
     return { users: r.users.map(publicEntry), count: r.count };
   }
@@ -201,7 +208,8 @@ export class PresenceFeature {
     await Promise.all(departures.map((t) => this.announceDeparture(t)));
     await Promise.all(arrivals.map((t) => this.announceArrival(t)));
     if (departures.length > 0) this.log.info({ connections: departures.length }, 'swept connections of dead nodes');
-    if (arrivals.length > 0) this.log.warn({ users: arrivals.length }, 'presence lease was lost; connections re-registered');
+    if (arrivals.length > 0)
+      this.log.warn({ users: arrivals.length }, 'presence lease was lost; connections re-registered');
     return departures.length;
   }
 
@@ -223,7 +231,8 @@ export class PresenceFeature {
       status: (s, c) => this.setStatus(s, c.status, c.text),
       presence: async (s, c): Promise<PresenceResult> => {
         if (c.room !== undefined) {
-          if (!canAccessRoom(s.identity, c.room)) throw new ParleyError('FORBIDDEN', `you may not see room "${c.room}"`);
+          if (!canAccessRoom(s.identity, c.room))
+            throw new ParleyError('FORBIDDEN', `you may not see room "${c.room}"`);
           return this.roomMembers(s, c.room);
         }
         if (c.users !== undefined) {
