@@ -15,6 +15,7 @@ import {
   startCluster,
   startNode,
   systemAvailable,
+  type MemoryUsage,
   type ServerNode,
 } from './lib/nodes.js';
 import { sleep, spawnTracked, stopChild, treeCpuSeconds } from './lib/proc.js';
@@ -48,6 +49,7 @@ interface Options {
   sweepMeasureMs: number;
   idle: boolean;
   idleConnections: number;
+  idleRoomSize: number;
   presence: boolean;
   kill: boolean;
   history: boolean;
@@ -65,7 +67,7 @@ const HELP = `npm run bench -- [options]
   --warmup S / --duration S   seconds (default 2 / 10)
   --text-bytes N          default 100
   --no-sweep | --sweep-rates 10,20,40,80,160,320  (--sweep-warmup S, --sweep-duration S: 1 / 4)
-  --no-idle | --idle-connections N (default 5000)
+  --no-idle | --idle-connections N (default 5000) | --idle-room-size N (default 40)
   --no-presence | --no-kill | --no-history
   --only main|sweep|idle|presence|kill|history   run just that part (repeatable)
   --profile               one extra profiled run per system: .cpuprofile of every node in bench/results/profiles/
@@ -88,6 +90,7 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
     sweepMeasureMs: 4000,
     idle: true,
     idleConnections: 5000,
+    idleRoomSize: 40,
     presence: true,
     kill: true,
     history: true,
@@ -148,6 +151,9 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
         break;
       case '--no-idle':
         o.idle = false;
+        break;
+      case '--idle-room-size':
+        o.idleRoomSize = Math.floor(num(v(), a));
         break;
       case '--idle-connections':
         o.idleConnections = Math.floor(num(v(), a));
@@ -379,10 +385,12 @@ async function mainRun(
 interface IdleRun {
   system: SystemKind;
   connections: number;
-  before: { rss: number; heapUsed: number };
-  after: { rss: number; heapUsed: number };
+  before: MemoryUsage;
+  after: MemoryUsage;
   rssPerConnKB: number;
   heapPerConnKB: number;
+  /** Memory V8 tracks outside its heap (Buffers and ArrayBuffers included), per connection. */
+  externalPerConnKB: number;
   info: IdleResult;
 }
 
@@ -399,7 +407,7 @@ async function idleRun(kind: SystemKind, o: Options, redis: BenchRedis, loadgen:
         kind,
         port: node.port,
         connections: o.idleConnections,
-        roomSize: 40,
+        roomSize: o.idleRoomSize,
         prefix: `i${++runCounter}-`,
       },
       {
@@ -416,10 +424,11 @@ async function idleRun(kind: SystemKind, o: Options, redis: BenchRedis, loadgen:
     return {
       system: kind,
       connections: info.joined,
-      before: { rss: before.rss, heapUsed: before.heapUsed },
-      after: { rss: after.rss, heapUsed: after.heapUsed },
+      before,
+      after,
       rssPerConnKB: (after.rss - before.rss) / n / 1024,
       heapPerConnKB: (after.heapUsed - before.heapUsed) / n / 1024,
+      externalPerConnKB: (after.external - before.external) / n / 1024,
       info,
     };
   } finally {
@@ -811,30 +820,63 @@ async function main(): Promise<void> {
     }
 
     if (wants('idle', o.idle)) {
+      // RSS after a burst of joins depends on what malloc kept: runs are repeated like the main load.
       const idle: IdleRun[] = [];
-      for (const kind of systems) {
-        log(`idle: ${SYSTEMS[kind].label}, ${o.idleConnections} connections on one node`);
-        try {
-          const r = await idleRun(kind, o, redis, loadgen);
-          idle.push(r);
-          if (r.info.errors.length > 0) log(`  errors: ${r.info.errors.join('; ')}`);
-        } catch (e) {
-          failures.push((e as Error).message);
-          log(`  FAILED: ${(e as Error).message}`);
+      for (let run = 1; run <= o.runs; run++) {
+        for (const kind of systems) {
+          log(`idle: ${SYSTEMS[kind].label}, ${o.idleConnections} connections on one node (run ${run}/${o.runs})`);
+          try {
+            const r = await idleRun(kind, o, redis, loadgen);
+            idle.push(r);
+            if (r.info.errors.length > 0) log(`  errors: ${r.info.errors.join('; ')}`);
+          } catch (e) {
+            failures.push((e as Error).message);
+            log(`  FAILED: ${(e as Error).message}`);
+          }
         }
       }
-      result.idle = idle;
-      console.log(`\nIdle: ${o.idleConnections} connections on one node, each joined to a room of 40 (after GC)`);
+      const idleSummary = systems
+        .map((kind) => {
+          const rs = idle.filter((r) => r.system === kind);
+          const med = (f: (r: IdleRun) => number): number => median(rs.map(f));
+          return {
+            system: kind,
+            runs: rs.length,
+            connections: med((r) => r.connections),
+            rssBeforeMB: med((r) => r.before.rss / 2 ** 20),
+            rssAfterMB: med((r) => r.after.rss / 2 ** 20),
+            rssPerConnKB: med((r) => r.rssPerConnKB),
+            heapPerConnKB: med((r) => r.heapPerConnKB),
+            externalPerConnKB: med((r) => r.externalPerConnKB),
+            rssPerConnKBRuns: rs.map((r) => r.rssPerConnKB),
+          };
+        })
+        .filter((x) => x.runs > 0);
+      result.idle = { runs: idle, summaries: idleSummary };
+      console.log(
+        `\nIdle: ${o.idleConnections} connections on one node, each joined to a room of ${o.idleRoomSize} (after GC; median of ${o.runs})`,
+      );
       console.log(
         table(
-          ['system', 'joined', 'RSS before MB', 'RSS after MB', 'RSS KB/conn', 'heap KB/conn'],
-          idle.map((r) => [
+          [
+            'system',
+            'joined',
+            'RSS before MB',
+            'RSS after MB',
+            'RSS KB/conn',
+            'heap KB/conn',
+            'external KB/conn',
+            'RSS KB/conn runs',
+          ],
+          idleSummary.map((r) => [
             SYSTEMS[r.system].label,
             r.connections,
-            r.before.rss / 2 ** 20,
-            r.after.rss / 2 ** 20,
+            r.rssBeforeMB,
+            r.rssAfterMB,
             r.rssPerConnKB,
             r.heapPerConnKB,
+            r.externalPerConnKB,
+            r.rssPerConnKBRuns.map(fmt).join(' '),
           ]),
         ),
       );
