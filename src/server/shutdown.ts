@@ -2,9 +2,12 @@
  * Pieces of the graceful stop (used by parley.ts):
  *
  * - CommandGate: counts commands in flight; once closed, a new command is
- *   answered `UNAVAILABLE` (nothing stored, a retry on another node is safe)
- *   instead of being run, so the in-flight set drains and every reply is
- *   written before the 1001 close frame.
+ *   not run and not answered, so the in-flight set drains and every reply is
+ *   written before the 1001 close frame. The close that follows at once is
+ *   the answer: a client resends what was unanswered after reconnecting (the
+ *   SDK does so with the same `clientMsgId`, so nothing is stored twice).
+ *   An `UNAVAILABLE` reply would say the same, but clients surface it as an
+ *   error instead of retrying transparently.
  * - SocketTracker: the sockets taken over by WebSocket upgrades (the HTTP
  *   server forgets them), so a stop can wait for closing handshakes and then
  *   drop the clients that do not answer.
@@ -20,19 +23,10 @@ export interface CommandHandler {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
-/** The request id of a raw frame, when it has a usable one. */
-function requestIdOf(text: string): number | undefined {
-  try {
-    const id = (JSON.parse(text) as { id?: unknown } | null)?.id;
-    return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export class CommandGate {
   private open = true;
   private readonly inFlight = new Set<Promise<void>>();
+  private dropped = 0;
 
   /**
    * Routes `target.handle` through the gate (patched in place, so holders of
@@ -49,19 +43,18 @@ export class CommandGate {
     const inner = target.handle.bind(target);
     target.handle = (session, text) => {
       if (!this.open) {
-        const id = requestIdOf(text);
-        if (id !== undefined) {
-          session.replyError(id, {
-            code: 'UNAVAILABLE',
-            message: 'server is shutting down; nothing was done, retry after reconnecting',
-          });
-        }
+        this.dropped++;
         return Promise.resolve();
       }
       const p: Promise<void> = inner(session, text).finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
       return p;
     };
+  }
+
+  /** Commands not run because they arrived after close(). */
+  get refused(): number {
+    return this.dropped;
   }
 
   /** Commands running now. */
