@@ -38,18 +38,26 @@ const uniq = (p: string): string => `${p}-${++seq}-${Math.random().toString(36).
 async function node(
   nodeTimeoutMs = 1200,
   nodeId = uniq('n'),
+  cluster?: boolean,
 ): Promise<{ client: Redis; store: RedisPresenceStore; nodeId: string }> {
   const client = new Redis(redis.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
   await client.connect();
-  const store = new RedisPresenceStore(client, { nodeId, nodeTimeoutMs, historyMax: 100, dedupeWindowMs: 1000 });
+  const store = new RedisPresenceStore(
+    client,
+    { nodeId, nodeTimeoutMs, historyMax: 100, dedupeWindowMs: 1000 },
+    cluster === undefined ? {} : { cluster },
+  );
   await store.start();
   opened.push({ client, store });
   return { client, store, nodeId };
 }
 
 describe('redis presence store', () => {
-  it('keeps the documented key layout, readable with redis-cli', async () => {
-    const { store, nodeId } = await node(3000);
+  it.each([
+    ['single Redis', false],
+    ['Cluster mode', true],
+  ])('keeps the documented key layout, readable with redis-cli (%s)', async (_, cluster) => {
+    const { store, nodeId } = await node(3000, uniq('n'), cluster);
     const user = uniq('ann');
     const room = uniq('r');
     const conn = `${nodeId}:1`;
@@ -202,9 +210,12 @@ describe('redis presence store', () => {
     expect(after.count).toBe(before.count);
   });
 
-  it('keeps the status index equal to the users under concurrent writers on two nodes', async () => {
-    const a = await node(3000);
-    const b = await node(3000);
+  it.each([
+    ['one script per status change (single Redis)', false],
+    ['user script, then versioned index write (Cluster mode)', true],
+  ])('keeps the status index equal to the users under concurrent writers on two nodes: %s', async (_, cluster) => {
+    const a = await node(3000, uniq('n'), cluster);
+    const b = await node(3000, uniq('n'), cluster);
     const users = Array.from({ length: 4 }, () => uniq('c'));
     const statuses: ChosenStatus[] = ['online', 'away', 'busy', 'invisible'];
     let conn = 0;

@@ -176,6 +176,37 @@ return {f[1], f[2], f[3], f[4], f[5], v or false, redis.call('HKEYS', KEYS[2])}
 `;
 
 /**
+ * status and index in one script, for a single Redis (not Cluster: the keys
+ * span the `{u:<user>}` and `{presence}` slots). Saves a round trip and a
+ * command per status change. KEYS: user hash, user rooms, then the index keys
+ * (users, version, status:online, :away, :busy, :invisible). ARGV: status,
+ * text ('' = none), user, position of the status among the status keys (1-4), now (ms).
+ * Returns what the status script returns; the index is written when the user
+ * is online and the status changed (with the new version, so a separate
+ * index write of an older version arriving later is ignored).
+ */
+const STATUS_INDEX_LUA = `
+local u = KEYS[1]
+local f = redis.call('HMGET', u, 'name', 'status', 'text', 'lastSeen', 'conns', 'v')
+redis.call('HSET', u, 'status', ARGV[1])
+if ARGV[2] == '' then redis.call('HDEL', u, 'text') else redis.call('HSET', u, 'text', ARGV[2]) end
+local v = f[6]
+if (f[2] or 'online') ~= ARGV[1] then
+  v = redis.call('HINCRBY', u, 'v', 1)
+  if tonumber(f[5] or '0') > 0 then
+    local user = ARGV[3]
+    redis.call('HSET', KEYS[4], user, v)
+    redis.call('ZADD', KEYS[3], 0, user)
+    local mine = 4 + tonumber(ARGV[4])
+    for i = 5, #KEYS do
+      if i == mine then redis.call('ZADD', KEYS[i], 'NX', ARGV[5], user) else redis.call('ZREM', KEYS[i], user) end
+    end
+  end
+end
+return {f[1], f[2], f[3], f[4], f[5], v or false, redis.call('HKEYS', KEYS[2])}
+`;
+
+/**
  * The status index, written after a user script with that user's version.
  * KEYS: users, version, status:online, status:away, status:busy, status:invisible.
  * ARGV: user, version, online (1/0), position of the status among the status keys (1-4),
@@ -210,6 +241,7 @@ interface PresenceCommands {
   parleyPresenceLeave(...args: string[]): Promise<number>;
   parleyPresenceRoomDec(...args: string[]): Promise<number>;
   parleyPresenceStatus(...args: string[]): Promise<[...StateFields, string[]]>;
+  parleyPresenceStatusIndex(...args: string[]): Promise<[...StateFields, string[]]>;
   parleyPresenceIndex(...args: string[]): Promise<number>;
 }
 
@@ -292,12 +324,29 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   /** Set by removeAllLocal: the node has left the cluster until it gets a connection again. */
   private left = false;
   private pending: SweepResult = { departures: [], arrivals: [] };
+  /** Users whose status index write failed: rewritten by the next sweep. */
+  private readonly repairs = new Set<string>();
 
+  /**
+   * True on Redis Cluster: every script stays on one slot, so a status change
+   * is two scripts (user, then index). On a single Redis (detected at start)
+   * one script does both.
+   */
+  private cluster: boolean;
+  private readonly clusterForced: boolean;
+
+  /**
+   * @param settings.cluster force the one-slot-per-script mode (tests); by
+   *   default start() asks Redis (`INFO cluster`).
+   */
   constructor(
     redis: Redis,
     readonly options: EngineOptions,
+    settings: { cluster?: boolean } = {},
   ) {
     this.redis = redis as Client;
+    this.cluster = settings.cluster ?? false;
+    this.clusterForced = settings.cluster !== undefined;
     this.node = options.nodeId;
     const timeout = Math.max(300, options.nodeTimeoutMs);
     this.leaseMs = Math.floor(timeout / 2);
@@ -312,6 +361,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     define('parleyPresenceLeave', 2, LEAVE_LUA);
     define('parleyPresenceRoomDec', 1, ROOM_DEC_LUA);
     define('parleyPresenceStatus', 2, STATUS_LUA);
+    define('parleyPresenceStatusIndex', 2 + INDEX_KEYS.length, STATUS_INDEX_LUA);
     define('parleyPresenceIndex', INDEX_KEYS.length, INDEX_LUA);
   }
 
@@ -325,6 +375,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    if (!this.clusterForced) this.cluster = /cluster_enabled:1/.test(await call(this.redis.info('cluster')));
     // A previous process with this node id died without cleaning up: its
     // connections are ours to remove (nothing of this run is connected yet).
     const old = await this.removeNodeConns(this.node, Date.now());
@@ -542,18 +593,46 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     text: string | undefined,
   ): Promise<{ before: UserState; after: UserState; rooms: string[]; connections: number }> {
     const t = text === undefined || text === '' ? undefined : text;
+    const keys = [presenceKeys.user(user), presenceKeys.userRooms(user)];
     const [name, old, oldText, lastSeen, conns, v, rooms] = await call(
-      this.redis.parleyPresenceStatus(presenceKeys.user(user), presenceKeys.userRooms(user), status, t ?? ''),
+      this.cluster
+        ? this.redis.parleyPresenceStatus(...keys, status, t ?? '')
+        : this.redis.parleyPresenceStatusIndex(
+            ...keys,
+            ...INDEX_KEYS,
+            status,
+            t ?? '',
+            user,
+            String(StatusValues.indexOf(status) + 1),
+            String(Date.now()),
+          ),
     );
     const before = parseState(user, [name, old, oldText, lastSeen, conns, v]);
     const after: UserState = { ...before.state, status };
     if (t === undefined) delete after.text;
     else after.text = t;
     this.remember(user, after);
-    if (after.online && before.state.status !== status) {
-      await this.writeIndex({ state: after, conns: before.conns, version: Number(v) });
+    if (this.cluster && after.online && before.state.status !== status) {
+      // Not awaited: the events the caller publishes next go out on the same
+      // connection after it (so whoever reacts to them reads the new index),
+      // and the caller saves a round trip. A failed write is redone by the next sweep.
+      this.writeIndex({ state: after, conns: before.conns, version: Number(v) }).catch(() => this.repairs.add(user));
     }
     return { before: before.state, after, rooms, connections: before.conns };
+  }
+
+  /** Rewrites the index entries of users whose index write failed, from their hashes. */
+  private async repairIndex(): Promise<void> {
+    if (this.repairs.size === 0) return;
+    const users = [...this.repairs].slice(0, CHUNK);
+    for (const u of users) this.repairs.delete(u);
+    try {
+      const raws = await this.rawUsers(users);
+      await Promise.all(raws.map((r) => this.writeIndex(r)));
+    } catch (err) {
+      for (const u of users) this.repairs.add(u);
+      throw err;
+    }
   }
 
   /** Keeps the chosen status of users connected here, to restore it should Redis lose it. */
@@ -657,6 +736,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   // ---- dead nodes and shutdown ---------------------------------------------------
 
   async sweep(): Promise<SweepResult> {
+    await this.repairIndex();
     const out = this.pending;
     this.pending = { departures: [], arrivals: [] };
     const reply = (await call(this.redis.zrange(presenceKeys.nodes, '0', '-1', 'WITHSCORES'))) as unknown[];
