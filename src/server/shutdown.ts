@@ -52,17 +52,32 @@ export class CommandGate {
     };
   }
 
-  /** Commands not run because they arrived after close(). */
+  /**
+   * Commands not run because they arrived after close().
+   *
+   * @example
+   * log.info({ refused: gate.refused }, 'stopped');
+   */
   get refused(): number {
     return this.dropped;
   }
 
-  /** Commands running now. */
+  /**
+   * Commands running now.
+   *
+   * @example
+   * if (gate.size > 0) log.warn({ commands: gate.size }, 'still running');
+   */
   get size(): number {
     return this.inFlight.size;
   }
 
-  /** Refuses new commands from now on. */
+  /**
+   * Refuses new commands from now on (they are neither run nor answered).
+   *
+   * @example
+   * gate.close();
+   */
   close(): void {
     this.open = false;
   }
@@ -101,7 +116,12 @@ export class SocketTracker {
     });
   }
 
-  /** Upgraded sockets still open. */
+  /**
+   * Upgraded sockets still open.
+   *
+   * @example
+   * log.info({ sockets: tracker.size }, 'waiting for closing handshakes');
+   */
   get size(): number {
     return this.sockets.size;
   }

@@ -19,7 +19,14 @@ const FALLBACK = `<!doctype html><html lang="en"><head><meta charset="utf-8"><ti
 <body><h1>Parley is running</h1><p>The web page is not built. Run <code>npm run build</code>.</p>
 <p>WebSocket endpoint: <code>/ws</code></p></body></html>`;
 
-/** Writes the file for `pathname` under `root`; returns false when there is none. */
+/**
+ * Writes the file for `pathname` under `root` (no escaping it: `..` and
+ * encoded separators resolve inside `root` or not at all); resolves false
+ * when there is none. With `root` null, `/` gets a short "not built" page.
+ *
+ * @example
+ * if (!(await serveStatic('/opt/parley/dist/web', '/index.html', res))) sendError(res, notFound);
+ */
 export async function serveStatic(root: string | null, pathname: string, res: ServerResponse): Promise<boolean> {
   if (root === null) {
     if (pathname !== '/' && pathname !== '/index.html') return false;

@@ -2,6 +2,7 @@
  * The HTTP API end to end, run on the memory engine and on Redis (two nodes:
  * what is published or disconnected through one node acts on the other).
  */
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, PresenceEntry } from '../../src/protocol/frames.js';
 import type { TestClient } from '../support/client.js';
@@ -289,6 +290,28 @@ export function apiSuite(name: string, setup: () => Promise<ApiCluster>): void {
       expect(await other.ok({ type: 'ping' })).toEqual({});
       // A user with no connection: still 200.
       expect((await call(c.api, 'POST', `/api/users/${uid('nobody')}/disconnect`)).status).toBe(200);
+    });
+
+    it('never serves files outside the web root', async () => {
+      for (const path of [
+        '/../../../../etc/passwd',
+        '/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+        '/..%5c..%5cetc/passwd',
+        '/%00',
+      ]) {
+        const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpRequest({ host: '127.0.0.1', port: c.api.port, path, method: 'GET' }, (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        expect(status, path).toBe(404);
+        expect(body).not.toContain('root:');
+        expect(JSON.parse(body)).toMatchObject({ error: { code: 'NOT_FOUND' } });
+      }
     });
 
     it('serves health, readiness and metrics without the key', async () => {

@@ -194,7 +194,7 @@ describe('SIGTERM / SIGINT on a memory-engine node', () => {
     expect(closed.code).toBe(1001);
     expect(await waitExit(a, 10_000)).toBe(0);
     const took = Date.now() - t0;
-    expect(took).toBeLessThan(2000);
+    expect(took).toBeLessThan(3000); // bounded: the node's own hard limit (2 s) would have exited 1
     expect(took).toBeGreaterThan(300); // it did wait for the handshake before dropping the socket
     expect(a.stdout()).toMatch(/dropped clients that did not finish the closing handshake/);
     deaf.ws.terminate();
