@@ -49,7 +49,7 @@ function defaultWebRoot(): string | null {
   return null;
 }
 
-async function createEngine(config: Config): Promise<Engine> {
+async function createEngine(config: Config, log: Logger): Promise<Engine> {
   const options = {
     nodeId: config.nodeId,
     historyMax: config.historyMax,
@@ -58,7 +58,7 @@ async function createEngine(config: Config): Promise<Engine> {
   };
   if (config.redisUrl === null) return new MemoryEngine(options);
   const { RedisEngine } = await import('../engine/redis/redis-engine.js');
-  return new RedisEngine({ ...options, url: config.redisUrl });
+  return new RedisEngine({ ...options, url: config.redisUrl, log });
 }
 
 async function createAuthenticator(config: Config): Promise<Authenticator> {
@@ -77,7 +77,7 @@ async function createAuthenticator(config: Config): Promise<Authenticator> {
  */
 export async function createParley(config: Config, log: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
-  const engine = instrumentEngine(await createEngine(config), metrics);
+  const engine = instrumentEngine(await createEngine(config, log), metrics);
   metrics.info.set({ node: config.nodeId, engine: engine.kind }, 1);
   const auth = await createAuthenticator(config);
   const sessions = new SessionRegistry();
