@@ -43,7 +43,7 @@ export interface Limits {
   roomMembersCap: number;
   /** Most missed messages returned by `join since` (more: recovered:false). */
   recoveryMax: number;
-  /** Live connections per user, per node (close 1008 beyond). */
+  /** Live connections per user, per node (HTTP 429 before the upgrade beyond). */
   maxConnectionsPerUser: number;
   /** Live connections per client IP, per node (HTTP 429 beyond). */
   maxConnectionsPerIp: number;

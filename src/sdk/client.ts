@@ -172,7 +172,7 @@ interface Outgoing {
   /** Internal requests are not queued nor retried: they fail when the socket drops. */
   internal?: boolean;
   id?: number;
-  /** Times a send was put back after RATE_LIMITED. */
+  /** Times a send was put back after RATE_LIMITED or UNAVAILABLE. */
   rateRetries?: number;
   wireTimer?: ReturnType<typeof setTimeout>;
   deadline?: ReturnType<typeof setTimeout>;
@@ -666,7 +666,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * A send refused with RATE_LIMITED goes back to the head of the queue and
+   * A send refused with RATE_LIMITED or UNAVAILABLE goes back to the head of the queue and
    * sends pause a moment (the server stored nothing; the clientMsgId keeps a
    * retry safe anyway). After 5 tries the error reaches the caller.
    */
@@ -1051,7 +1051,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
             command: o.type,
             fromServer: true,
           });
-          if (o.type === 'send' && err.code === 'RATE_LIMITED' && (o.rateRetries ?? 0) < 5 && !o.done) {
+          // Both mean "nothing was stored, retry is safe": the send keeps its clientMsgId, so it is stored once.
+          if (
+            o.type === 'send' &&
+            (err.code === 'RATE_LIMITED' || err.code === 'UNAVAILABLE') &&
+            (o.rateRetries ?? 0) < 5 &&
+            !o.done
+          ) {
             this.retryRateLimited(o);
             return;
           }
