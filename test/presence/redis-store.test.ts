@@ -179,6 +179,33 @@ describe('redis presence store', () => {
     expect(await admin.zscore('parley:nodes', lost.nodeId)).not.toBeNull();
   });
 
+  it('registers a connection opened while Redis was out of reach, and removes one closed meanwhile', async () => {
+    const a = await node(3000);
+    const watcher = await node(3000);
+    const room = uniq('r');
+    const stays = uniq('stays');
+    const goes = uniq('goes');
+    const comes = uniq('comes');
+    await a.store.connect({ connId: `${a.nodeId}:1`, user: stays });
+    await a.store.connect({ connId: `${a.nodeId}:2`, user: goes });
+    await a.store.joinRoom(`${a.nodeId}:2`, goes, room);
+    a.client.disconnect(); // a short outage: shorter than the lease
+    await expect(a.store.connect({ connId: `${a.nodeId}:3`, user: comes })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    await expect(a.store.disconnect(`${a.nodeId}:2`)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await waitFor(() => a.client.status === 'end', 3000, 'connection closed');
+    await a.client.connect();
+    await waitFor(async () => (await watcher.store.users([comes]))[0]?.online, 3000, 'registered after the outage');
+    const r = await a.store.sweep();
+    const mine = r.departures.filter((t) => [stays, goes, comes].includes(t.user)); // earlier tests' nodes are swept too
+    expect(mine).toEqual([expect.objectContaining({ user: goes, wentOffline: true, leftRooms: [room] })]);
+    const [s1, s2] = await watcher.store.users([stays, goes]);
+    expect(s1?.online).toBe(true);
+    expect(s2?.online).toBe(false);
+    expect((await watcher.store.roomMembers(room, 10)).count).toBe(0);
+  });
+
   it('restores connections, rooms and chosen statuses (invisible stays invisible) after Redis lost its data', async () => {
     const a = await node(1200);
     const room = uniq('r');

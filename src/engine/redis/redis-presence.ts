@@ -326,6 +326,10 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   private pending: SweepResult = { departures: [], arrivals: [] };
   /** Users whose status index write failed: rewritten by the next sweep. */
   private readonly repairs = new Set<string>();
+  /** Local connections whose removal failed (Redis out of reach): retried by the next sweep. */
+  private retries: Array<{ connId: string; user: string; lastSeen: number }> = [];
+  /** A local connection could not be registered: the next successful heartbeat registers them all. */
+  private dirty = false;
 
   /**
    * True on Redis Cluster: every script stays on one slot, so a status change
@@ -394,7 +398,9 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     await this.beating;
     if (!this.started) return;
     const b = this.batch().del(presenceKeys.lease(this.node));
-    if (this.local.size === 0) b.del(presenceKeys.nodeConns(this.node)).zrem(presenceKeys.nodes, this.node);
+    if (this.local.size === 0 && this.retries.length === 0) {
+      b.del(presenceKeys.nodeConns(this.node)).zrem(presenceKeys.nodes, this.node);
+    }
     await run(b);
   }
 
@@ -415,12 +421,16 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
         .set(presenceKeys.lease(this.node), this.token, 'PX', this.leaseMs, 'GET')
         .zadd(presenceKeys.nodes, Date.now(), this.node),
     );
-    if (prev === this.token || !this.started || this.stopped) return;
-    if (prev === null && this.local.size === 0 && !this.pending.arrivals.length) {
-      // First lease of this run, or lost while nothing was connected: nothing to restore.
-      return;
+    if ((prev === this.token && !this.dirty) || !this.started || this.stopped) return;
+    // First lease of this run, or lost while nothing was connected: nothing to restore.
+    if (prev === null && this.local.size === 0) return;
+    this.dirty = false;
+    try {
+      await this.restore();
+    } catch (err) {
+      this.dirty = true;
+      throw err;
     }
-    await this.restore();
   }
 
   /**
@@ -471,7 +481,9 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
       const { state, wentOnline } = await this.register(conn.connId, c);
       return { wentOnline, state };
     } catch (err) {
-      this.forget(conn.connId);
+      // Redis out of reach: the socket stays open, so the connection stays
+      // known here and the next successful heartbeat registers it.
+      this.dirty = true;
       throw err;
     }
   }
@@ -506,7 +518,14 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   async disconnect(connId: string): Promise<DepartureTransition | null> {
     const c = this.forget(connId);
     if (!c) return null;
-    return this.removeConn(this.node, connId, c.user, Date.now());
+    const lastSeen = Date.now();
+    try {
+      return await this.removeConn(this.node, connId, c.user, lastSeen);
+    } catch (err) {
+      // Redis out of reach: retried by the next sweep (its departure announced then), never left behind.
+      this.retries.push({ connId, user: c.user, lastSeen });
+      throw err;
+    }
   }
 
   /** Forgets a local connection at once (so disconnect and removeAllLocal never both remove it). */
@@ -619,6 +638,21 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
       this.writeIndex({ state: after, conns: before.conns, version: Number(v) }).catch(() => this.repairs.add(user));
     }
     return { before: before.state, after, rooms, connections: before.conns };
+  }
+
+  /** Removes the local connections whose disconnect failed; their departures go out with the next sweep. */
+  private async retryRemovals(): Promise<void> {
+    const todo = this.retries;
+    this.retries = [];
+    for (let i = 0; i < todo.length; i += CHUNK) {
+      const res = await Promise.allSettled(
+        todo.slice(i, i + CHUNK).map((r) => this.removeConn(this.node, r.connId, r.user, r.lastSeen)),
+      );
+      res.forEach((x, k) => {
+        if (x.status === 'rejected') this.retries.push(todo[i + k]!);
+        else if (x.value) this.pending.departures.push(x.value);
+      });
+    }
   }
 
   /** Rewrites the index entries of users whose index write failed, from their hashes. */
@@ -737,6 +771,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
 
   async sweep(): Promise<SweepResult> {
     await this.repairIndex();
+    await this.retryRemovals();
     const out = this.pending;
     this.pending = { departures: [], arrivals: [] };
     const reply = (await call(this.redis.zrange(presenceKeys.nodes, '0', '-1', 'WITHSCORES'))) as unknown[];
@@ -795,19 +830,22 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     this.left = true;
     const out: DepartureTransition[] = [];
     const now = Date.now();
+    let failed = 0;
     for (let i = 0; i < conns.length; i += CHUNK) {
-      const res = await Promise.all(
+      const res = await Promise.allSettled(
         conns.slice(i, i + CHUNK).map(([id, c]) => this.removeConn(this.node, id, c.user, now)),
       );
-      for (const t of res) if (t) out.push(t);
+      for (const t of res) {
+        if (t.status === 'rejected') failed++;
+        else if (t.value) out.push(t.value);
+      }
     }
     await this.beating;
-    await run(
-      this.batch()
-        .del(presenceKeys.lease(this.node))
-        .del(presenceKeys.nodeConns(this.node))
-        .zrem(presenceKeys.nodes, this.node),
-    );
+    // Connections that could not be removed stay listed under this node: with
+    // the lease gone, the other nodes sweep them at their next sweep.
+    const b = this.batch().del(presenceKeys.lease(this.node));
+    if (failed === 0) b.del(presenceKeys.nodeConns(this.node)).zrem(presenceKeys.nodes, this.node);
+    await run(b);
     return out;
   }
 }
