@@ -26,7 +26,8 @@
  * (idempotent) disconnect script. The status index is written after the
  * user's script with the user's version, and an older version never
  * overwrites a newer one, so index writes from several nodes may arrive in
- * any order.
+ * any order. (On a single Redis, where a script may span slots, a status
+ * change writes the user and the index in one script.)
  *
  * Liveness: every node renews its lease (TTL nodeTimeoutMs / 2) every
  * nodeTimeoutMs / 6; the feature sweeps every nodeTimeoutMs / 3. A node
