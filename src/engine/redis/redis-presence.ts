@@ -440,14 +440,24 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
    * then registers every local connection again (all scripts are idempotent).
    */
   private async restore(): Promise<void> {
+    // The lease is ours again (renew() just set it), and is kept while this
+    // runs, so no new sweep of this node can start; a running one is waited for.
     const end = Date.now() + this.claimMs;
-    while (Date.now() < end && (await call(this.redis.exists(presenceKeys.claim(this.node)))) === 1) await sleep(50);
+    while (Date.now() < end && (await call(this.redis.exists(presenceKeys.claim(this.node)))) === 1) {
+      await sleep(50);
+      await this.holdLease();
+    }
     await call(this.redis.zadd(presenceKeys.nodes, Date.now(), this.node));
     const conns = [...this.local.entries()];
     for (let i = 0; i < conns.length; i += CHUNK) {
       const arrivals = await Promise.all(conns.slice(i, i + CHUNK).map(([id, c]) => this.restoreConn(id, c)));
       for (const a of arrivals) if (a) this.pending.arrivals.push(a);
+      await this.holdLease();
     }
+  }
+
+  private async holdLease(): Promise<void> {
+    await call(this.redis.set(presenceKeys.lease(this.node), this.token, 'PX', this.leaseMs));
   }
 
   private async restoreConn(connId: string, c: LocalConn): Promise<ArrivalTransition | null> {
@@ -464,8 +474,14 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
         if (Number(n) === 1) joined.push(room);
       }),
     );
+    // The socket closed or left rooms while this ran: undo what came back in after the fact.
+    if (this.local.get(connId) !== c) {
+      await this.removeConn(this.node, connId, c.user, Date.now());
+      return null;
+    }
+    await Promise.all(joined.filter((room) => !c.rooms.has(room)).map((room) => this.leave(connId, c.user, room)));
     if (!wentOnline && joined.length === 0) return null;
-    return { user: c.user, joinedRooms: joined, state };
+    return { user: c.user, joinedRooms: joined.filter((room) => c.rooms.has(room)), state };
   }
 
   // ---- connections -------------------------------------------------------------
@@ -597,12 +613,20 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   async leaveRoom(connId: string, user: string, room: string): Promise<{ last: boolean }> {
     const c = this.local.get(connId);
     if (!c || !c.rooms.delete(room)) return { last: false };
-    const [, last] = await run(
-      this.batch()
-        .parleyPresenceLeave(presenceKeys.connRooms(user, connId), presenceKeys.userRooms(user), room)
-        .parleyPresenceRoomDec(presenceKeys.roomMembers(room), user),
+    return { last: await this.leave(connId, user, room) };
+  }
+
+  /**
+   * The user side first, and the room's count only when the connection was
+   * really in the room there: a connection a sweeper removed meanwhile (this
+   * node had lost its lease) must not take a count that belongs to another.
+   */
+  private async leave(connId: string, user: string, room: string): Promise<boolean> {
+    const was = await call(
+      this.redis.parleyPresenceLeave(presenceKeys.connRooms(user, connId), presenceKeys.userRooms(user), room),
     );
-    return { last: last === 1 };
+    if (was !== 1) return false;
+    return (await call(this.redis.parleyPresenceRoomDec(presenceKeys.roomMembers(room), user))) === 1;
   }
 
   // ---- statuses ----------------------------------------------------------------
