@@ -66,10 +66,10 @@ const HELP = `npm run bench -- [options]
   --rate N                messages per second per room (default 10)
   --warmup S / --duration S   seconds (default 2 / 10)
   --text-bytes N          default 100
-  --no-sweep | --sweep-rates 10,20,40,80,160,320  (--sweep-warmup S, --sweep-duration S: 1 / 4)
+  --no-sweep | --sweep-rates 10,15,20,30,40,60,80,120,160,240,320  (--sweep-warmup S, --sweep-duration S: 1 / 4)
   --no-idle | --idle-connections N (default 5000) | --idle-room-size N (default 40)
   --no-presence | --no-kill | --no-history
-  --only main|sweep|idle|presence|kill|history   run just that part (repeatable)
+  --only main|profile|sweep|idle|presence|kill|history   run just that part (repeatable)
   --profile               one extra profiled run per system: .cpuprofile of every node in bench/results/profiles/
   --out FILE              JSON result path (default bench/results/bench-<time>.json)`;
 
@@ -85,7 +85,7 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
     measureMs: 10_000,
     textBytes: 100,
     sweep: true,
-    sweepRates: [10, 20, 40, 80, 160, 320],
+    sweepRates: [10, 15, 20, 30, 40, 60, 80, 120, 160, 240, 320],
     sweepWarmupMs: 1000,
     sweepMeasureMs: 4000,
     idle: true,
@@ -747,7 +747,7 @@ async function main(): Promise<void> {
       const dir = profileDir;
       mkdirSync(dir, { recursive: true });
       for (const kind of systems) {
-        if (!wants('main', true)) break;
+        if (o.only.size > 0 && !o.only.has('main') && !o.only.has('profile')) break;
         log(`profiled run: ${SYSTEMS[kind].label}`);
         try {
           await mainRun(kind, 0, o.rate, o, redis, loadgen, o, dir);
@@ -762,57 +762,66 @@ async function main(): Promise<void> {
     if (wants('sweep', o.sweep)) {
       const sweep: {
         system: SystemKind;
-        steps: { rate: number; ok: boolean; why: string; run: MainRun | null }[];
+        steps: { rate: number; attempt: number; ok: boolean; why: string; run: MainRun | null }[];
         capacity: number;
       }[] = [];
       for (const kind of systems) {
-        const steps: { rate: number; ok: boolean; why: string; run: MainRun | null }[] = [];
+        const steps: { rate: number; attempt: number; ok: boolean; why: string; run: MainRun | null }[] = [];
         let capacity = 0;
         for (const rate of o.sweepRates) {
-          log(`sweep: ${SYSTEMS[kind].label} at ${rate} msg/s/room`);
-          let r: MainRun | null = null;
-          let why = '';
-          try {
-            r = await mainRun(kind, 0, rate, o, redis, loadgen, {
-              warmupMs: o.sweepWarmupMs,
-              measureMs: o.sweepMeasureMs,
-            });
-            const l = r.load;
-            const errs = Object.values(l.sendErrors).reduce((a, b) => a + b, 0);
-            if (l.lost > 0) why = `lost ${l.lost}`;
-            else if (l.duplicates > 0) why = `${l.duplicates} dups`;
-            else if (errs > 0) why = `${errs} send errors`;
-            else if (!(l.latencyMs.p99 < 50)) why = `p99 ${fmt(l.latencyMs.p99)} ms`;
-            else if (l.sentPerSec < 0.95 * l.targetSendPerSec) why = `generator sent only ${fmt(l.sentPerSec)}/s`;
-            log(
-              `  p99 ${fmt(l.latencyMs.p99)} ms, lost ${l.lost}, sent ${fmt(l.sentPerSec)}/${l.targetSendPerSec}/s, ${fmt(r.cpuUsPerMsg)} µs/msg, ${why || 'ok'}`,
-            );
-          } catch (e) {
-            why = (e as Error).message.split('\n')[0] ?? 'failed';
-            log(`  FAILED: ${why}`);
+          // A failing step is tried once more: the box is shared, one bad 4 s window proves little.
+          let passed = false;
+          for (let attempt = 1; attempt <= 2 && !passed; attempt++) {
+            log(`sweep: ${SYSTEMS[kind].label} at ${rate} msg/s/room${attempt > 1 ? ' (retry)' : ''}`);
+            let r: MainRun | null = null;
+            let why = '';
+            try {
+              r = await mainRun(kind, 0, rate, o, redis, loadgen, {
+                warmupMs: o.sweepWarmupMs,
+                measureMs: o.sweepMeasureMs,
+              });
+              const l = r.load;
+              const errs = Object.values(l.sendErrors).reduce((x, y) => x + y, 0);
+              if (l.lost > 0) why = `lost ${l.lost}`;
+              else if (l.duplicates > 0) why = `${l.duplicates} dups`;
+              else if (errs > 0) why = `${errs} send errors`;
+              else if (!(l.latencyMs.p99 < 50)) why = `p99 ${fmt(l.latencyMs.p99)} ms`;
+              else if (l.sentPerSec < 0.95 * l.targetSendPerSec) why = `generator sent only ${fmt(l.sentPerSec)}/s`;
+              log(
+                `  p99 ${fmt(l.latencyMs.p99)} ms, lost ${l.lost}, order ${l.orderOk ? 'ok' : `BAD(${l.roomsOutOfOrder})`}, ` +
+                  `sent ${fmt(l.sentPerSec)}/${l.targetSendPerSec}/s, ${fmt(r.cpuUsPerMsg)} µs/msg, ${why || 'ok'}`,
+              );
+            } catch (e) {
+              why = (e as Error).message.split('\n')[0] ?? 'failed';
+              log(`  FAILED: ${why}`);
+            }
+            passed = why === '';
+            steps.push({ rate, attempt, ok: passed, why, run: r });
           }
-          steps.push({ rate, ok: why === '', why, run: r });
-          if (why !== '') break;
+          if (!passed) break;
           capacity = rate;
         }
         sweep.push({ system: kind, steps, capacity });
       }
       result.sweep = sweep;
       console.log(
-        '\nCapacity sweep: highest msg/s per room with p99 < 50 ms, no loss (first failing step in brackets)',
+        '\nCapacity sweep: highest msg/s per room with p99 < 50 ms, no loss, no dups, generator on target (a failing step is retried once)',
       );
       console.log(
         table(
-          ['system', 'capacity', 'deliv/s at cap', 'µs/msg at cap', 'first failure'],
+          ['system', 'capacity', 'deliv/s at cap', 'µs/msg at cap', 'p99 at cap', 'order up to cap', 'stopped by'],
           sweep.map((s) => {
-            const cap = s.steps.find((x) => x.rate === s.capacity)?.run;
-            const fail = s.steps.find((x) => !x.ok);
+            const cap = s.steps.find((x) => x.rate === s.capacity && x.ok)?.run;
+            const stop = s.steps.filter((x) => x.rate > s.capacity).at(-1);
+            const orderOk = s.steps.every((x) => x.rate > s.capacity || !x.run || x.run.load.orderOk);
             return [
               SYSTEMS[s.system].label,
               s.capacity,
               cap?.load.deliveredPerSec ?? NaN,
               cap?.cpuUsPerMsg ?? NaN,
-              fail ? `[${fail.rate}: ${fail.why}]` : '-',
+              cap?.load.latencyMs.p99 ?? NaN,
+              orderOk ? 'ok' : 'BAD',
+              stop ? `${stop.rate}: ${stop.why} (twice)` : '-',
             ];
           }),
         ),
