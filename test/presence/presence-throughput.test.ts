@@ -8,8 +8,9 @@
  * Every change is a real one (online <-> away), so each writes the status
  * index and publishes its event.
  *
- * The floors asserted here are far below the figures measured on a busy
- * 2-core machine, so the test only fails when something got much slower.
+ * It asserts correctness under load (every change acknowledged, watchers get
+ * the events, states right afterwards), never timings: speed targets live in
+ * the benchmark (`npm run bench`), and the figures are printed for the notes.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -135,9 +136,6 @@ describe('presence throughput on one node', () => {
         `publish, no socket): ${Math.round(featureRedis)}/s; presence store alone: ${Math.round(storeRedis)}/s (Redis), ` +
         `${Math.round(storeMemory)}/s (memory)`,
     );
-    expect(wsRate).toBeGreaterThan(2000);
-    expect(storeRedis).toBeGreaterThan(5000);
-    expect(featureRedis).toBeGreaterThan(3000);
     const states = await redisStore.users(users.slice(0, 3));
     expect(states.every((s) => s.online)).toBe(true);
   });
