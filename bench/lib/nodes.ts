@@ -127,7 +127,9 @@ export async function startNode(
   const def = SYSTEMS[kind];
   const port = await freePort();
   const probeUrl = pathToFileURL(resolve(BENCH_DIST, 'probe.js')).href;
-  const child = spawnTracked(process.execPath, ['--expose-gc', '--import', probeUrl, def.script], {
+  // BENCH_SERVER_NODE_OPTIONS: extra node flags for every server node (e.g. "--perf-basic-prof" for perf).
+  const extra = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  const child = spawnTracked(process.execPath, [...extra, '--expose-gc', '--import', probeUrl, def.script], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...def.env, ...extraEnv, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisUrl },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
