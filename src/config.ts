@@ -294,7 +294,10 @@ function buildConfig(env: Env): Config {
   };
   const { headersTimeoutMs, requestTimeoutMs } = config.limits;
   if (requestTimeoutMs !== 0 && headersTimeoutMs > requestTimeoutMs) {
-    throw new ConfigError('PARLEY_HEADERS_TIMEOUT_MS', `must not exceed PARLEY_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+    throw new ConfigError(
+      'PARLEY_HEADERS_TIMEOUT_MS',
+      `must not exceed PARLEY_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
   }
   // A bad JWT key is a start-up error, not a failure at the first connection.
   try {

@@ -126,7 +126,8 @@ export class WsGateway {
       });
       identity = await Promise.race([auth.authenticate(req, url), timeout]);
     } catch (err) {
-      const body: ErrorBody = err instanceof ParleyError ? err.toBody() : { code: 'UNAUTHORIZED', message: 'unauthorized' };
+      const body: ErrorBody =
+        err instanceof ParleyError ? err.toBody() : { code: 'UNAUTHORIZED', message: 'unauthorized' };
       if (body.code === 'UNAUTHORIZED') metrics.limitBreaches.inc({ limit: 'auth' });
       refuseUpgrade(socket, body);
       return;
@@ -208,7 +209,8 @@ export class WsGateway {
       });
     });
     ws.on('error', (err) => {
-      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.limitBreaches.inc({ limit: 'frame_size' });
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+        metrics.limitBreaches.inc({ limit: 'frame_size' });
       log.debug({ err, user: session.user }, 'socket error');
     });
     ws.on('close', () => {

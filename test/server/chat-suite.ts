@@ -40,7 +40,12 @@ export function chatSuite(name: string, makeCluster: () => Promise<Cluster>): vo
     it('joins a room and gets members, count and last message id', async () => {
       const room = uniq('r');
       const ann = await client(uniq('ann'), 'Ann');
-      const data = await ann.ok<{ room: string; members: Array<{ user: string; status: string; name?: string }>; count: number; lastMessageId: string | null }>({ type: 'join', room });
+      const data = await ann.ok<{
+        room: string;
+        members: Array<{ user: string; status: string; name?: string }>;
+        count: number;
+        lastMessageId: string | null;
+      }>({ type: 'join', room });
       expect(data.room).toBe(room);
       expect(data.count).toBe(1);
       expect(data.members).toHaveLength(1);
@@ -54,7 +59,12 @@ export function chatSuite(name: string, makeCluster: () => Promise<Cluster>): vo
       const b = await client(uniq('b'));
       const c = await client(uniq('c'));
       for (const x of [a, b, c]) await x.ok({ type: 'join', room });
-      const { message } = await a.ok<{ message: Message }>({ type: 'send', room, text: 'hello <script>x</script>', clientMsgId: 'm1' });
+      const { message } = await a.ok<{ message: Message }>({
+        type: 'send',
+        room,
+        text: 'hello <script>x</script>',
+        clientMsgId: 'm1',
+      });
       expect(message).toMatchObject({ room, text: 'hello <script>x</script>', clientMsgId: 'm1' });
       expect(typeof message.ts).toBe('number');
       for (const x of [a, b, c]) {
@@ -121,7 +131,12 @@ export function chatSuite(name: string, makeCluster: () => Promise<Cluster>): vo
       const p1 = await a.ok<{ messages: Message[]; hasMore: boolean }>({ type: 'history', room, limit: 10 });
       expect(p1.messages.map((m) => m.id)).toEqual(ids.slice(15));
       expect(p1.hasMore).toBe(true);
-      const p2 = await a.ok<{ messages: Message[]; hasMore: boolean }>({ type: 'history', room, limit: 20, before: p1.messages[0]!.id });
+      const p2 = await a.ok<{ messages: Message[]; hasMore: boolean }>({
+        type: 'history',
+        room,
+        limit: 20,
+        before: p1.messages[0]!.id,
+      });
       expect(p2.messages.map((m) => m.id)).toEqual(ids.slice(0, 15));
       expect(p2.hasMore).toBe(false);
       const big = await a.ok<{ messages: Message[] }>({ type: 'history', room, limit: 100000 });
@@ -140,15 +155,21 @@ export function chatSuite(name: string, makeCluster: () => Promise<Cluster>): vo
       await a.waitFor((f) => f.type === 'message' && (f.message as Message).id === m0.id);
       a.close();
       const missed: string[] = [];
-      for (let i = 0; i < 5; i++) missed.push((await sender.ok<{ message: Message }>({ type: 'send', room, text: `missed${i}` })).message.id);
+      for (let i = 0; i < 5; i++)
+        missed.push((await sender.ok<{ message: Message }>({ type: 'send', room, text: `missed${i}` })).message.id);
       const back = await client(uniq('a2'));
       // live traffic while the recovering join is in flight
       const live = (async () => {
         const out: string[] = [];
-        for (let i = 0; i < 5; i++) out.push((await sender.ok<{ message: Message }>({ type: 'send', room, text: `live${i}` })).message.id);
+        for (let i = 0; i < 5; i++)
+          out.push((await sender.ok<{ message: Message }>({ type: 'send', room, text: `live${i}` })).message.id);
         return out;
       })();
-      const j = await back.ok<{ messages: Message[]; recovered: boolean; lastMessageId: string }>({ type: 'join', room, since: m0.id });
+      const j = await back.ok<{ messages: Message[]; recovered: boolean; lastMessageId: string }>({
+        type: 'join',
+        room,
+        since: m0.id,
+      });
       const liveIds = await live;
       expect(j.recovered).toBe(true);
       const batch = j.messages.map((m) => m.id);
@@ -199,7 +220,9 @@ export function chatSuite(name: string, makeCluster: () => Promise<Cluster>): vo
       const room = uniq('rate');
       const a = await client(uniq('a'));
       await a.ok({ type: 'join', room });
-      const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => a.request({ type: 'send', room, text: `f${i}` })));
+      const replies = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => a.request({ type: 'send', room, text: `f${i}` })),
+      );
       const limited = replies.filter((r) => !r.ok);
       expect(limited.length).toBeGreaterThanOrEqual(5);
       expect(limited[0]).toMatchObject({ error: { code: 'RATE_LIMITED' } });

@@ -52,14 +52,21 @@ describe('redis outage with connected clients (two nodes)', () => {
     // The node reconnects and resubscribes by itself; retry until storage answers.
     let sent: Message | null = null;
     for (let i = 0; i < 100 && !sent; i++) {
-      const r = await ann.request<{ message: Message }>({ type: 'send', room: 'outage', text: 'after', clientMsgId: 'd1' }, 10_000);
+      const r = await ann.request<{ message: Message }>(
+        { type: 'send', room: 'outage', text: 'after', clientMsgId: 'd1' },
+        10_000,
+      );
       if (r.ok) sent = r.data.message;
       else await sleep(200);
     }
     expect(sent).not.toBeNull();
     expect((await fetch(`${a.url}/readyz`)).status).toBe(200);
     // bob's node was subscribed before the outage and still delivers, once.
-    await bob.waitFor((f) => f.type === 'message' && (f.message as Message).id === sent!.id, 10_000, 'message after restart');
+    await bob.waitFor(
+      (f) => f.type === 'message' && (f.message as Message).id === sent!.id,
+      10_000,
+      'message after restart',
+    );
     await sleep(200);
     expect(bob.messages('outage').filter((m) => m.id === sent!.id)).toHaveLength(1);
     // The room's storage was reset (no persistence): a reconnecting client is told so.

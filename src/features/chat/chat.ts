@@ -47,7 +47,13 @@ export class ChatFeature {
    * (the first one when `clientMsgId` repeats within the dedupe window).
    * Used by the `send` command and the HTTP API.
    */
-  async publish(draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string }): Promise<Message> {
+  async publish(draft: {
+    room: string;
+    from: string;
+    name?: string;
+    text: string;
+    clientMsgId?: string;
+  }): Promise<Message> {
     if (draft.text.length === 0) throw new ParleyError('BAD_REQUEST', 'send: "text" must not be empty');
     if (charLength(draft.text, this.limits.maxTextChars) > this.limits.maxTextChars) {
       this.metrics.limitBreaches.inc({ limit: 'text_length' });
@@ -70,7 +76,12 @@ export class ChatFeature {
     session.rooms.clear();
   }
 
-  private async join(session: Session, room: string, since: string | undefined, ctx: CommandContext): Promise<JoinResult> {
+  private async join(
+    session: Session,
+    room: string,
+    since: string | undefined,
+    ctx: CommandContext,
+  ): Promise<JoinResult> {
     this.checkAccess(session, room);
     const existing = session.rooms.get(room);
     if (existing) return this.rejoin(session, room, existing, since);
@@ -123,8 +134,7 @@ export class ChatFeature {
     const result: JoinResult = { room, members: who.members, count: who.count, lastMessageId: lastId };
     if (recovery) {
       const floor = st.floor;
-      result.messages =
-        floor === null ? [] : recovery.messages.filter((m) => compareMessageIds(m.id, floor) <= 0);
+      result.messages = floor === null ? [] : recovery.messages.filter((m) => compareMessageIds(m.id, floor) <= 0);
       result.recovered = recovery.recovered;
     }
     return result;
@@ -137,7 +147,12 @@ export class ChatFeature {
     return {};
   }
 
-  private async send(session: Session, room: string, text: string, clientMsgId: string | undefined): Promise<SendResult> {
+  private async send(
+    session: Session,
+    room: string,
+    text: string,
+    clientMsgId: string | undefined,
+  ): Promise<SendResult> {
     if (!session.rooms.has(room)) throw new ParleyError('NOT_JOINED', `join room "${room}" before sending to it`);
     if (!session.sendBucket.take()) {
       this.metrics.limitBreaches.inc({ limit: 'send_rate' });
