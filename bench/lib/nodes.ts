@@ -21,7 +21,8 @@ export const SYSTEMS: Record<SystemKind, SystemDef> = {
   parley: {
     kind: 'parley',
     label: 'Parley',
-    script: resolve(REPO_ROOT, 'dist/server/main.js'),
+    // BENCH_PARLEY_MAIN: another build's main.js (e.g. a patched copy of dist/) to measure against the same peers.
+    script: process.env.BENCH_PARLEY_MAIN ?? resolve(REPO_ROOT, 'dist/server/main.js'),
     env: {
       LOG_LEVEL: 'warn',
       // 2,000 bench connections come from one IP; the per-IP cap (1,000 per node) would refuse them.
