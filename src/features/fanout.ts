@@ -7,7 +7,7 @@
 import type { BusEvent, Engine } from '../engine/engine.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Session } from '../session/session.js';
+import type { FramePreparer, Session } from '../session/session.js';
 
 interface LocalRoom {
   members: Set<Session>;
@@ -22,6 +22,8 @@ export class Fanout {
     private readonly engine: Engine,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** Encodes a frame once for all members (the transport's wire format). */
+    private readonly prepare: FramePreparer,
   ) {}
 
   /** Adds a session to a room's local members; resolves once the room's events flow. */
@@ -71,13 +73,13 @@ export class Fanout {
     const local = this.rooms.get(room);
     if (!local || local.members.size === 0) return;
     const started = process.hrtime.bigint();
-    const frame = Buffer.from(ev.frame);
+    const frame = this.prepare(ev.frame);
     if (ev.kind === 'message') {
       for (const s of local.members) s.pushMessage(room, ev.id, frame);
       this.metrics.messagesOut.inc(local.members.size);
     } else {
       const skip = ev.skipUser;
-      for (const s of local.members) if (s.user !== skip) s.send(frame);
+      for (const s of local.members) if (s.user !== skip) s.sendPrepared(frame);
     }
     this.metrics.fanoutSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }

@@ -22,6 +22,7 @@ import { CloseCodes } from '../protocol/codes.js';
 import { Dispatcher } from '../session/commands.js';
 import { createHttpServer } from '../transport/http.js';
 import { WsGateway } from '../transport/ws.js';
+import { prepareFrame } from '../transport/ws-frame.js';
 import { CommandGate, SocketTracker, within } from './shutdown.js';
 
 export interface ParleyNode {
@@ -81,7 +82,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   metrics.info.set({ node: config.nodeId, engine: engine.kind }, 1);
   const auth = await createAuthenticator(config);
   const sessions = new SessionRegistry();
-  const fanout = new Fanout(engine, metrics, log);
+  const fanout = new Fanout(engine, metrics, log, prepareFrame);
   const presence = new PresenceFeature(engine, config.limits, metrics, log, {
     sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
   });
@@ -127,8 +128,8 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     if (msg.kind === 'disconnect') {
       for (const s of [...local]) s.close(msg.code, msg.reason);
     } else {
-      const frame = Buffer.from(msg.frame);
-      for (const s of local) s.send(frame);
+      const frame = prepareFrame(msg.frame);
+      for (const s of local) s.sendPrepared(frame);
     }
   });
 

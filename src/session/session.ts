@@ -10,9 +10,23 @@ import type { ErrorBody } from '../protocol/errors.js';
 import { compareMessageIds } from '../protocol/ids.js';
 import { TokenBucket } from './rate.js';
 
+/**
+ * A server frame encoded once for many connections: its JSON bytes and the
+ * complete wire frame the transport can write as is.
+ */
+export interface PreparedFrame {
+  readonly payload: Buffer;
+  readonly wire: Buffer;
+}
+
+/** Encodes a JSON frame once for a fan-out (provided by the transport). */
+export type FramePreparer = (json: string) => PreparedFrame;
+
 /** The transport side of a connection. */
 export interface Conn {
   send(data: Buffer | string): void;
+  /** Writes a frame prepared once for a whole fan-out. */
+  sendPrepared(frame: PreparedFrame): void;
   close(code: number, reason: string): void;
   /** Drops the socket without a closing handshake. */
   terminate(): void;
@@ -26,7 +40,7 @@ export interface RoomState {
    * Live message events are held here while a join is being answered, so the
    * reply goes first and nothing is sent twice. Null once the join is done.
    */
-  buffer: Array<{ id: string; frame: Buffer }> | null;
+  buffer: Array<{ id: string; frame: PreparedFrame }> | null;
   /**
    * Highest message id covered by the join reply (history or `since` batch).
    * Live events at or below it are dropped: the client has them already.
@@ -78,8 +92,18 @@ export class Session {
     this.conn.send(frame);
   }
 
+  /** Like send(), for a frame encoded once for many connections. */
+  sendPrepared(frame: PreparedFrame): void {
+    if (this.closed) return;
+    if (this.conn.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.slowConsumer();
+      return;
+    }
+    this.conn.sendPrepared(frame);
+  }
+
   /** Delivers a live `message` event of a joined room, once. */
-  pushMessage(room: string, id: string, frame: Buffer): void {
+  pushMessage(room: string, id: string, frame: PreparedFrame): void {
     const st = this.rooms.get(room);
     if (!st) return;
     if (st.buffer) {
@@ -90,7 +114,7 @@ export class Session {
       if (st.floor !== null && compareMessageIds(id, st.floor) <= 0) return;
       st.filtering = false;
     }
-    this.send(frame);
+    this.sendPrepared(frame);
   }
 
   /** Ends a join: sends what arrived meanwhile, skipping what the reply already covered. */

@@ -31,9 +31,19 @@ export interface WsDeps {
   log: Logger;
 }
 
+const TEXT = { binary: false };
+
 function wsConn(ws: WebSocket): Conn {
+  // ws keeps its socket private; a prepared frame is written to it directly
+  // (one write per member, no per-member framing). Safe because compression is
+  // off, so ws's sender never holds frames back that this write could overtake.
+  const socket = (ws as unknown as { _socket: Duplex | null })._socket;
   return {
-    send: (data) => ws.send(data, { binary: false }),
+    send: (data) => ws.send(data, TEXT),
+    sendPrepared: (frame) => {
+      if (socket !== null && ws.readyState === ws.OPEN) socket.write(frame.wire);
+      else ws.send(frame.payload, TEXT);
+    },
     close: (code, reason) => ws.close(code, reason),
     terminate: () => ws.terminate(),
     get bufferedAmount() {
