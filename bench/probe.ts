@@ -5,10 +5,12 @@
  *   {cmd:'mem'}                  -> {rss, heapUsed, heapTotal, external, arrayBuffers} (after two full GCs when --expose-gc)
  *   {cmd:'prof-start'}           -> {} (starts the V8 CPU profiler)
  *   {cmd:'prof-stop', path}      -> {} (writes the .cpuprofile)
+ *   {cmd:'heap-snapshot', path}  -> {} (writes a .heapsnapshot)
  * The channel is unref'd: it never keeps the node alive.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { writeHeapSnapshot } from 'node:v8';
 
 interface ProbeRequest {
   probe?: number;
@@ -58,6 +60,9 @@ async function handle(req: ProbeRequest): Promise<unknown> {
       if (req.path) writeFileSync(req.path, JSON.stringify(res.profile));
       return {};
     }
+    case 'heap-snapshot':
+      writeHeapSnapshot(req.path);
+      return {};
     default:
       return { error: `unknown probe command ${String(req.cmd)}` };
   }

@@ -71,6 +71,7 @@ const HELP = `npm run bench -- [options]
   --no-presence | --no-kill | --no-history
   --only main|profile|sweep|idle|presence|kill|history   run just that part (repeatable)
   --profile               one extra profiled run per system: .cpuprofile of every node in bench/results/profiles/
+                          (and a .heapsnapshot of each system's idle node, first run)
   --out FILE              JSON result path (default bench/results/bench-<time>.json)`;
 
 function parseArgs(argv: string[]): Options & { only: Set<string> } {
@@ -394,7 +395,13 @@ interface IdleRun {
   info: IdleResult;
 }
 
-async function idleRun(kind: SystemKind, o: Options, redis: BenchRedis, loadgen: LoadGen): Promise<IdleRun> {
+async function idleRun(
+  kind: SystemKind,
+  o: Options,
+  redis: BenchRedis,
+  loadgen: LoadGen,
+  snapshotDir: string | null,
+): Promise<IdleRun> {
   await redis.command('FLUSHALL');
   const node = await startNode(kind, redis.url);
   try {
@@ -415,6 +422,9 @@ async function idleRun(kind: SystemKind, o: Options, redis: BenchRedis, loadgen:
           void (async () => {
             await sleep(2000);
             after = await node.memory();
+            if (snapshotDir) {
+              await node.probe('heap-snapshot', { path: resolve(snapshotDir, `${kind}-idle.heapsnapshot`) }, 120_000);
+            }
             loadgen.command({ cmd: 'release' });
           })();
         },
@@ -835,7 +845,7 @@ async function main(): Promise<void> {
         for (const kind of systems) {
           log(`idle: ${SYSTEMS[kind].label}, ${o.idleConnections} connections on one node (run ${run}/${o.runs})`);
           try {
-            const r = await idleRun(kind, o, redis, loadgen);
+            const r = await idleRun(kind, o, redis, loadgen, run === 1 ? profileDir : null);
             idle.push(r);
             if (r.info.errors.length > 0) log(`  errors: ${r.info.errors.join('; ')}`);
           } catch (e) {
