@@ -7,10 +7,11 @@
 import type { BusEvent, Engine } from '../engine/engine.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { FramePreparer, Session } from '../session/session.js';
+import type { FramePreparer, RoomState, Session } from '../session/session.js';
 
 interface LocalRoom {
-  members: Set<Session>;
+  /** Local members with their state for this room (no per-delivery lookup). */
+  members: Map<Session, RoomState>;
   /** Resolves when the node's subscription to the room is active. */
   ready: Promise<void>;
 }
@@ -27,11 +28,11 @@ export class Fanout {
   ) {}
 
   /** Adds a session to a room's local members; resolves once the room's events flow. */
-  async add(session: Session, room: string): Promise<void> {
+  async add(session: Session, room: string, state: RoomState): Promise<void> {
     let local = this.rooms.get(room);
     if (!local) {
       const created: LocalRoom = {
-        members: new Set(),
+        members: new Map(),
         ready: this.engine.subscribe(room, (ev) => this.deliver(room, ev)),
       };
       local = created;
@@ -41,7 +42,7 @@ export class Fanout {
         if (this.rooms.get(room) === created) this.rooms.delete(room);
       });
     }
-    local.members.add(session);
+    local.members.set(session, state);
     try {
       await local.ready;
     } catch (err) {
@@ -75,11 +76,11 @@ export class Fanout {
     const started = process.hrtime.bigint();
     const frame = this.prepare(ev.frame);
     if (ev.kind === 'message') {
-      for (const s of local.members) s.pushMessage(room, ev.id, frame);
+      for (const [s, st] of local.members) s.pushMessage(st, ev.id, frame);
       this.metrics.messagesOut.inc(local.members.size);
     } else {
       const skip = ev.skipUser;
-      for (const s of local.members) if (s.user !== skip) s.sendPrepared(frame);
+      for (const s of local.members.keys()) if (s.user !== skip) s.sendPrepared(frame);
     }
     this.metrics.fanoutSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }

@@ -102,10 +102,8 @@ export class Session {
     this.conn.sendPrepared(frame);
   }
 
-  /** Delivers a live `message` event of a joined room, once. */
-  pushMessage(room: string, id: string, frame: PreparedFrame): void {
-    const st = this.rooms.get(room);
-    if (!st) return;
+  /** Delivers a live `message` event of a joined room (its state `st`), once. */
+  pushMessage(st: RoomState, id: string, frame: PreparedFrame): void {
     if (st.buffer) {
       st.buffer.push({ id, frame });
       return;
@@ -124,7 +122,7 @@ export class Session {
     const held = st.buffer;
     st.buffer = null;
     st.filtering = st.floor !== null;
-    for (const { id, frame } of held) this.pushMessage(room, id, frame);
+    for (const { id, frame } of held) this.pushMessage(st, id, frame);
   }
 
   reply(id: number, data: unknown): void {

@@ -17,7 +17,7 @@ import type { Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import { ParleyError, toErrorBody, type ErrorBody } from '../protocol/errors.js';
 import type { Dispatcher } from '../session/commands.js';
-import { Session, type Conn } from '../session/session.js';
+import { Session, type Conn, type PreparedFrame } from '../session/session.js';
 import { refuseUpgrade } from './handshake.js';
 
 export interface WsDeps {
@@ -33,23 +33,41 @@ export interface WsDeps {
 
 const TEXT = { binary: false };
 
-function wsConn(ws: WebSocket): Conn {
+/**
+ * The Conn of a ws socket. A class (not an object literal with a getter per
+ * connection) so the per-delivery property reads stay monomorphic.
+ */
+class WsConn implements Conn {
   // ws keeps its socket private; a prepared frame is written to it directly
   // (one write per member, no per-member framing). Safe because compression is
   // off, so ws's sender never holds frames back that this write could overtake.
-  const socket = (ws as unknown as { _socket: Duplex | null })._socket;
-  return {
-    send: (data) => ws.send(data, TEXT),
-    sendPrepared: (frame) => {
-      if (socket !== null && ws.readyState === ws.OPEN) socket.write(frame.wire);
-      else ws.send(frame.payload, TEXT);
-    },
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-  };
+  private readonly socket: Duplex | null;
+
+  constructor(private readonly ws: WebSocket) {
+    this.socket = (ws as unknown as { _socket: Duplex | null })._socket;
+  }
+
+  send(data: Buffer | string): void {
+    this.ws.send(data, TEXT);
+  }
+
+  sendPrepared(frame: PreparedFrame): void {
+    if (this.socket !== null && this.ws.readyState === 1) this.socket.write(frame.wire);
+    else this.ws.send(frame.payload, TEXT);
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  get bufferedAmount(): number {
+    // Without compression ws queues nothing itself: the socket's queue is all of it.
+    return this.socket !== null ? this.socket.writableLength : this.ws.bufferedAmount;
+  }
 }
 
 /** The client's address; behind a trusted proxy, the last `X-Forwarded-For` entry (the one the proxy added). */
@@ -163,7 +181,7 @@ export class WsGateway {
   private open(ws: WebSocket, identity: Identity, ip: string): void {
     const { config, dispatcher, chat, presence, sessions, metrics, log } = this.deps;
     const connId = `${config.nodeId}:${++this.seq}`;
-    const session = new Session(connId, identity, wsConn(ws), config.limits, {
+    const session = new Session(connId, identity, new WsConn(ws), config.limits, {
       onSlowConsumer: (s) => {
         metrics.slowConsumers.inc();
         metrics.limitBreaches.inc({ limit: 'slow_consumer' });
@@ -206,7 +224,11 @@ export class WsGateway {
         session.close(CloseCodes.UNSUPPORTED_DATA, 'binary frames are not supported');
         return;
       }
-      const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data as ArrayBuffer).toString();
+      const text = Buffer.isBuffer(data)
+        ? data.toString()
+        : Array.isArray(data)
+          ? Buffer.concat(data).toString()
+          : Buffer.from(data).toString();
       // A client that pipelines faster than its commands complete is not read further until they catch up.
       if (++queued >= MAX_QUEUED_FRAMES && !ws.isPaused) ws.pause();
       // Commands of one connection run in order.

@@ -197,7 +197,7 @@ export class RedisEngine implements Engine {
     this.cmd = new Redis(opts.url, {
       ...base,
       connectionName: `parley:${name}:cmd`,
-      enableAutoPipelining: opts.autoPipelining ?? true,
+      enableAutoPipelining: opts.autoPipelining ?? false,
     }) as Redis & ScriptCommands;
     this.cmd.defineCommand('parleyAppend', { lua: APPEND_LUA });
     this.cmd.defineCommand('parleySince', { lua: SINCE_LUA, numberOfKeys: 1, readOnly: true });

@@ -93,7 +93,7 @@ export class ChatFeature {
     session.rooms.set(room, st);
     let presenceJoined = false;
     try {
-      await this.fanout.add(session, room);
+      await this.fanout.add(session, room, st);
       // The subscription is live: every read below sees at least what precedes held events.
       const [who, recovery, lastId] = await Promise.all([
         this.presence.joinRoom(session, room).then((r) => {
