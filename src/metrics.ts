@@ -10,7 +10,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from './engine/engine.js';
-import type { PresenceStore } from './engine/presence-store.js';
 import { ParleyError } from './protocol/errors.js';
 
 /** Kinds of `parley_limit_breaches_total` created at zero so dashboards see them before the first breach. */
