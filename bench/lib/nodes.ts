@@ -14,6 +14,8 @@ export interface SystemDef {
   kind: SystemKind;
   label: string;
   script: string;
+  /** Node flags the system ships with (Parley: those of `npm start`). */
+  nodeArgs?: string[];
   env: Record<string, string>;
 }
 
@@ -23,6 +25,8 @@ export const SYSTEMS: Record<SystemKind, SystemDef> = {
     label: 'Parley',
     // BENCH_PARLEY_MAIN: another build's main.js (e.g. a patched copy of dist/) to measure against the same peers.
     script: process.env.BENCH_PARLEY_MAIN ?? resolve(REPO_ROOT, 'dist/server/main.js'),
+    // As `npm start` runs it (package.json): GC on the main thread keeps idle RSS near the live heap.
+    nodeArgs: ['--single-threaded-gc'],
     env: {
       LOG_LEVEL: 'warn',
       // 2,000 bench connections come from one IP; the per-IP cap (1,000 per node) would refuse them.
@@ -130,11 +134,15 @@ export async function startNode(
   const probeUrl = pathToFileURL(resolve(BENCH_DIST, 'probe.js')).href;
   // BENCH_SERVER_NODE_OPTIONS: extra node flags for every server node (e.g. "--perf-basic-prof" for perf).
   const extra = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
-  const child = spawnTracked(process.execPath, [...extra, '--expose-gc', '--import', probeUrl, def.script], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...def.env, ...extraEnv, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisUrl },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+  const child = spawnTracked(
+    process.execPath,
+    [...(def.nodeArgs ?? []), ...extra, '--expose-gc', '--import', probeUrl, def.script],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...def.env, ...extraEnv, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisUrl },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
+  );
   const node = new ServerNode(kind, port, child);
   try {
     await waitHttpOk(`http://127.0.0.1:${port}/${kind === 'parley' ? 'readyz' : 'healthz'}`, 20_000, child);
