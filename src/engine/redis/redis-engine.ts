@@ -329,31 +329,20 @@ export class RedisEngine implements Engine {
     const body = encodeBody(draft);
     let reply: string | [string];
     try {
-      reply =
-        draft.clientMsgId === undefined
-          ? await this.cmd.parleyAppend(
-              1,
-              n.log,
-              body,
-              n.channel,
-              n.framePrefix,
-              n.frameSuffix,
-              this.argMax,
-              this.argTrimAbove,
-              this.argDedupeMs,
-            )
-          : await this.cmd.parleyAppend(
-              2,
-              n.log,
-              dedupeKey(draft.room, draft.from, draft.clientMsgId),
-              body,
-              n.channel,
-              n.framePrefix,
-              n.frameSuffix,
-              this.argMax,
-              this.argTrimAbove,
-              this.argDedupeMs,
-            );
+      // KEYS: the log, plus the dedupe key only when there is a clientMsgId.
+      const keys =
+        draft.clientMsgId === undefined ? [n.log] : [n.log, dedupeKey(draft.room, draft.from, draft.clientMsgId)];
+      reply = await this.cmd.parleyAppend(
+        keys.length,
+        ...keys,
+        body,
+        n.channel,
+        n.framePrefix,
+        n.frameSuffix,
+        this.argMax,
+        this.argTrimAbove,
+        this.argDedupeMs,
+      );
     } catch (err) {
       throw toEngineError(err);
     }
