@@ -1,0 +1,131 @@
+/**
+ * The state the parts of the chat page share: the saved session, the rooms
+ * with their messages and members, and who "me" is. No DOM here.
+ */
+import {
+  isValidId,
+  type ChosenStatus,
+  type Message,
+  type ParleyClient,
+  type PresenceEntry,
+} from '../../src/sdk/index.js';
+
+/** Query-string settings (`?idle=`, `?page=`, `?token=`); tests use them to shorten waits. */
+export const params = new URLSearchParams(location.search);
+export const DEFAULT_ROOM = 'general';
+const STORAGE_KEY = 'parley.session.v1';
+
+export interface Session {
+  mode: 'dev' | 'token';
+  user?: string;
+  name?: string;
+  token?: string;
+  rooms: string[];
+  active: string;
+}
+
+export function loadSession(): Session | null {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const s = JSON.parse(raw) as Session;
+    if (!Array.isArray(s.rooms)) return null;
+    s.rooms = s.rooms.filter((r) => typeof r === 'string' && isValidId(r));
+    if (!s.rooms.length) s.rooms = [DEFAULT_ROOM];
+    if (!s.rooms.includes(s.active)) s.active = s.rooms[0] ?? DEFAULT_ROOM;
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(s: Session | null): void {
+  try {
+    if (s) localStorage.setItem(STORAGE_KEY, JSON.stringify(s));
+    else localStorage.removeItem(STORAGE_KEY);
+  } catch {
+    // private mode: nothing to remember
+  }
+}
+
+/** A message of mine the server has not confirmed yet. */
+export interface Pending {
+  clientMsgId: string;
+  text: string;
+  ts: number;
+  failed?: string;
+}
+
+export interface RoomView {
+  name: string;
+  messages: Message[];
+  ids: Set<string>;
+  pending: Map<string, Pending>;
+  hasMore: boolean;
+  loaded: boolean;
+  loading: boolean;
+  loadError: string;
+  unread: number;
+  members: Map<string, PresenceEntry>;
+  /** user → time until which their typing shows */
+  typing: Map<string, number>;
+  joined: boolean;
+}
+
+export function newRoomView(name: string): RoomView {
+  return {
+    name,
+    messages: [],
+    ids: new Set(),
+    pending: new Map(),
+    hasMore: true,
+    loaded: false,
+    loading: false,
+    loadError: '',
+    unread: 0,
+    members: new Map(),
+    typing: new Map(),
+    joined: false,
+  };
+}
+
+export class ChatState {
+  readonly me: string;
+  readonly myName: string;
+  readonly rooms = new Map<string, RoomView>();
+  active: string;
+  /** Display names seen so far, by user id. */
+  readonly names = new Map<string, string>();
+  myStatus: ChosenStatus = 'online';
+  myText = '';
+  /** Set when the status turned away by itself, so activity turns it back. */
+  autoAway = false;
+
+  constructor(
+    readonly session: Session,
+    readonly client: ParleyClient,
+  ) {
+    this.me = client.userId ?? session.user ?? 'me';
+    this.myName = session.name ?? client.userName ?? this.me;
+    this.names.set(this.me, this.myName);
+    this.active = session.active;
+    for (const r of session.rooms) this.rooms.set(r, newRoomView(r));
+    if (!this.rooms.has(this.active)) this.rooms.set(this.active, newRoomView(this.active));
+  }
+
+  /** The open room. */
+  get view(): RoomView | undefined {
+    return this.rooms.get(this.active);
+  }
+
+  nameOf(user: string): string {
+    return this.names.get(user) ?? user;
+  }
+
+  /** Remembers the room list and the open room for the next visit. */
+  saveRooms(): void {
+    this.session.rooms = [...this.rooms.keys()];
+    this.session.active = this.active;
+    saveSession(this.session);
+  }
+}
