@@ -218,9 +218,19 @@ export class Messages {
     if (room === this.state.active) void this.loadLatest(view);
   }
 
-  /** Back online: forgets send failures (the next render shows those messages as pending again). */
+  /**
+   * Back online: sends again what failed (same clientMsgId, so the server
+   * stores each message once). Messages still pending are in the SDK's queue
+   * and go out by themselves.
+   */
   onConnected(): void {
-    for (const view of this.state.rooms.values()) for (const p of view.pending.values()) delete p.failed;
+    for (const view of this.state.rooms.values()) {
+      for (const p of view.pending.values()) {
+        if (!p.failed) continue;
+        delete p.failed;
+        void this.deliver(view, p);
+      }
+    }
   }
 
   // ---- sending ----------------------------------------------------------------
