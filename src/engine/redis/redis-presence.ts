@@ -750,15 +750,20 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     return ids.map((id, i) => parseState(id, res[i]!));
   }
 
-  /** Exact count (ZCARD) and the first `limit` members (ZRANGE), then their states. */
-  async roomMembers(room: string, limit: number): Promise<{ members: UserState[]; count: number }> {
-    const key = presenceKeys.roomMembers(room);
+  /** A sorted set's exact size and its first `limit` members, in one round trip. */
+  private async countAndFirst(key: string, limit: number): Promise<{ n: number; count: number; ids: string[] }> {
     const n = Math.max(0, Math.floor(limit));
     const [count, ids] = (await run(
       this.batch()
         .zcard(key)
         .zrange(key, '0', String(n - 1)),
     )) as [number, string[]];
+    return { n, count, ids };
+  }
+
+  /** Exact count (ZCARD) and the first `limit` members (ZRANGE), then their states. */
+  async roomMembers(room: string, limit: number): Promise<{ members: UserState[]; count: number }> {
+    const { n, count, ids } = await this.countAndFirst(presenceKeys.roomMembers(room), limit);
     const members = n === 0 ? [] : await this.users(ids);
     return { members, count };
   }
@@ -769,13 +774,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
    * node died between its two writes) is left out and repaired on the way.
    */
   async listByStatus(status: ChosenStatus, limit: number): Promise<{ users: UserState[]; count: number }> {
-    const key = presenceKeys.status(status);
-    const n = Math.max(0, Math.floor(limit));
-    const [count, ids] = (await run(
-      this.batch()
-        .zcard(key)
-        .zrange(key, '0', String(n - 1)),
-    )) as [number, string[]];
+    const { n, count, ids } = await this.countAndFirst(presenceKeys.status(status), limit);
     if (n === 0) return { users: [], count };
     const raws = await this.rawUsers(ids);
     const users: UserState[] = [];
