@@ -8,6 +8,21 @@ export interface Identity {
   rooms?: string[];
   /** When the credential expires, ms since epoch (the socket is closed with 4001 then). */
   expiresAt?: number;
+  /** Roles from the JWT `roles` claim; `moderator` or `admin` moderates every room. */
+  roles?: string[];
+}
+
+/** Roles that make a user a moderator in every room. */
+export const MODERATOR_ROLES: readonly string[] = ['moderator', 'admin'];
+
+/**
+ * Whether the identity moderates every room (JWT `roles` has `moderator` or `admin`).
+ *
+ * @example
+ * isModerator({ user: 'mod', roles: ['moderator'] }) // true
+ */
+export function isModerator(identity: Identity): boolean {
+  return identity.roles !== undefined && identity.roles.some((r) => MODERATOR_ROLES.includes(r));
 }
 
 function patternMatches(pattern: string, room: string): boolean {

@@ -24,6 +24,8 @@ import { JwtKeyError, resolveJwtKeys, type JwtKeySource } from './keys.js';
 
 /** A room pattern in the `rooms` claim: id characters and `*`. */
 export const ROOM_PATTERN = /^[A-Za-z0-9_.:@*-]{1,128}$/;
+/** Most roles accepted in one `roles` claim. */
+const MAX_ROLES = 32;
 /** Most patterns accepted in one `rooms` claim. */
 export const MAX_ROOM_PATTERNS = 1000;
 /** Longest token accepted, characters. */
@@ -58,7 +60,11 @@ export function tokenOf(req: IncomingMessage, url: URL): string {
 
 /** Turns verified claims into an identity; refuses malformed claims. */
 export function identityFromClaims(payload: JWTPayload): Identity {
-  const { sub, name, rooms, exp } = payload as JWTPayload & { name?: unknown; rooms?: unknown };
+  const { sub, name, rooms, roles, exp } = payload as JWTPayload & {
+    name?: unknown;
+    rooms?: unknown;
+    roles?: unknown;
+  };
   if (!isValidId(sub)) {
     throw unauthorized('token "sub" must be a user id (letters, digits, _ . : @ -, 1-128 characters)');
   }
@@ -78,6 +84,16 @@ export function identityFromClaims(payload: JWTPayload): Identity {
       }
     }
     identity.rooms = [...(rooms as string[])];
+  }
+  if (roles !== undefined && roles !== null) {
+    if (
+      !Array.isArray(roles) ||
+      roles.length > MAX_ROLES ||
+      !roles.every((r) => typeof r === 'string' && r.length <= 64)
+    ) {
+      throw unauthorized(`token "roles" must be a list of at most ${MAX_ROLES} strings`);
+    }
+    identity.roles = [...(roles as string[])];
   }
   if (typeof exp === 'number') identity.expiresAt = exp * 1000;
   return identity;

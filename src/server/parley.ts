@@ -19,7 +19,8 @@ import { SessionRegistry } from '../features/sessions.js';
 import type { Logger } from '../logger.js';
 import { instrumentEngine, Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
-import { Dispatcher } from '../session/commands.js';
+import { Dispatcher, type Handlers } from '../session/commands.js';
+import { ParleyError } from '../protocol/errors.js';
 import { createHttpServer } from '../transport/http.js';
 import { WsGateway } from '../transport/ws.js';
 import { prepareFrame } from '../transport/ws-frame.js';
@@ -49,6 +50,26 @@ function defaultWebRoot(): string | null {
   }
   return null;
 }
+
+/** A v2 command whose feature has not landed yet answers UNKNOWN_COMMAND (each feature replaces its own). */
+function notBuilt(type: string): () => never {
+  return () => {
+    throw new ParleyError('UNKNOWN_COMMAND', `"${type}" is not supported by this server yet`);
+  };
+}
+const notYetBuilt = {
+  edit: notBuilt('edit'),
+  delete: notBuilt('delete'),
+  react: notBuilt('react'),
+  unreact: notBuilt('unreact'),
+  read: notBuilt('read'),
+  rooms: notBuilt('rooms'),
+  directory: notBuilt('directory'),
+  ban: notBuilt('ban'),
+  unban: notBuilt('unban'),
+  mute: notBuilt('mute'),
+  unmute: notBuilt('unmute'),
+} satisfies Partial<Handlers>;
 
 async function createEngine(config: Config, log: Logger): Promise<Engine> {
   const options = {
@@ -87,7 +108,11 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
   });
   const chat = new ChatFeature(engine, fanout, presence, config.limits, metrics);
-  const dispatcher = new Dispatcher({ ...chat.handlers(), ...presence.handlers(), ping: () => ({}) }, log, metrics);
+  const dispatcher = new Dispatcher(
+    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ping: () => ({}) },
+    log,
+    metrics,
+  );
   metrics.gaugeFn('parley_rooms_local', 'Rooms with members on this node (one bus subscription each)', () =>
     Number(fanout.roomCount),
   );

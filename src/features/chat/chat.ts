@@ -26,7 +26,29 @@ export function charLength(text: string, max: number): number {
   return n;
 }
 
+/**
+ * Another feature's part in chat commands (moderation, memberships,
+ * webhooks), so chat does not import them. Hooks run in the order they were
+ * added; a hook that throws a ParleyError refuses the command.
+ */
+export interface ChatHook {
+  /** Before a join is served (e.g. FORBIDDEN for a banned user). */
+  beforeJoin?(session: Session, room: string): Promise<void> | void;
+  /** Fields merged into the join reply (e.g. lastReadId, unread, topic). */
+  joinFields?(session: Session, room: string): Promise<Partial<JoinResult>>;
+  /** Before a session's message is stored (e.g. FORBIDDEN when muted, RATE_LIMITED in slow mode). */
+  beforeSend?(session: Session, room: string): Promise<void> | void;
+  /** Before a session reads a room's history. */
+  beforeHistory?(session: Session, room: string): Promise<void> | void;
+  /** After a message was stored (also for the HTTP API); awaited before the reply. Not called for duplicates. */
+  afterSend?(message: Message): Promise<void> | void;
+  /** After a stored message changed (edit, delete, reaction); awaited before the reply. */
+  afterChange?(kind: 'edited' | 'deleted' | 'reaction', message: Message): Promise<void> | void;
+}
+
 export class ChatFeature {
+  private readonly hooks: ChatHook[] = [];
+
   constructor(
     private readonly engine: Engine,
     private readonly fanout: Fanout,
@@ -34,6 +56,20 @@ export class ChatFeature {
     private readonly limits: Limits,
     private readonly metrics: Metrics,
   ) {}
+
+  /** Adds a feature's hook (see ChatHook). */
+  use(hook: ChatHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** Runs one kind of hook in order; nothing to await when no feature registered it. */
+  private async runHooks<K extends 'beforeJoin' | 'beforeSend' | 'beforeHistory'>(
+    kind: K,
+    session: Session,
+    room: string,
+  ): Promise<void> {
+    for (const h of this.hooks) await h[kind]?.(session, room);
+  }
 
   /** Throws FORBIDDEN unless the session may use the room. */
   checkAccess(session: Session, room: string): void {
@@ -60,7 +96,10 @@ export class ChatFeature {
       throw new ParleyError('TOO_LARGE', `message text is longer than ${this.limits.maxTextChars} characters`);
     }
     const { message, duplicate } = await this.engine.append(draft);
-    if (!duplicate) this.metrics.messagesIn.inc();
+    if (!duplicate) {
+      this.metrics.messagesIn.inc();
+      for (const h of this.hooks) if (h.afterSend) await h.afterSend(message);
+    }
     return message;
   }
 
@@ -83,6 +122,7 @@ export class ChatFeature {
     ctx: CommandContext,
   ): Promise<JoinResult> {
     this.checkAccess(session, room);
+    if (this.hooks.length > 0) await this.runHooks('beforeJoin', session, room);
     const existing = session.rooms.get(room);
     if (existing) return this.rejoin(session, room, existing, since);
     if (session.rooms.size >= this.limits.maxRoomsPerConnection) {
@@ -95,16 +135,17 @@ export class ChatFeature {
     try {
       await this.fanout.add(session, room, st);
       // The subscription is live: every read below sees at least what precedes held events.
-      const [who, recovery, lastId] = await Promise.all([
+      const [who, recovery, lastId, extras] = await Promise.all([
         this.presence.joinRoom(session, room).then((r) => {
           presenceJoined = true;
           return r;
         }),
         since === undefined ? null : this.engine.since(room, since, this.limits.recoveryMax),
         this.engine.lastMessageId(room),
+        this.joinFields(session, room),
       ]);
       this.metrics.joins.inc();
-      const result: JoinResult = { room, members: who.members, count: who.count, lastMessageId: lastId };
+      const result: JoinResult = { room, members: who.members, count: who.count, lastMessageId: lastId, ...extras };
       if (recovery) {
         const last = recovery.messages.at(-1)?.id ?? null;
         st.floor = last ?? (recovery.recovered ? since! : null);
@@ -124,14 +165,22 @@ export class ChatFeature {
     }
   }
 
+  /** The join reply fields other features add. */
+  private async joinFields(session: Session, room: string): Promise<Partial<JoinResult>> {
+    if (this.hooks.length === 0) return {};
+    const parts = await Promise.all(this.hooks.map((h) => h.joinFields?.(session, room)));
+    return Object.assign({}, ...parts) as Partial<JoinResult>;
+  }
+
   /** Join of a room already joined: no new subscription; `since` returns only what was not sent live. */
   private async rejoin(session: Session, room: string, st: RoomState, since: string | undefined): Promise<JoinResult> {
-    const [who, lastId, recovery] = await Promise.all([
+    const [who, lastId, recovery, extras] = await Promise.all([
       this.presence.roomMembers(session, room),
       this.engine.lastMessageId(room),
       since === undefined ? null : this.engine.since(room, since, this.limits.recoveryMax),
+      this.joinFields(session, room),
     ]);
-    const result: JoinResult = { room, members: who.members, count: who.count, lastMessageId: lastId };
+    const result: JoinResult = { room, members: who.members, count: who.count, lastMessageId: lastId, ...extras };
     if (recovery) {
       const floor = st.floor;
       result.messages = floor === null ? [] : recovery.messages.filter((m) => compareMessageIds(m.id, floor) <= 0);
@@ -158,6 +207,7 @@ export class ChatFeature {
       this.metrics.limitBreaches.inc({ limit: 'send_rate' });
       throw new ParleyError('RATE_LIMITED', `at most ${this.limits.sendRate} messages per second`);
     }
+    if (this.hooks.length > 0) await this.runHooks('beforeSend', session, room);
     const draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string } = {
       room,
       from: session.user,
@@ -173,8 +223,9 @@ export class ChatFeature {
       join: (s, c, ctx) => this.join(s, c.room, c.since, ctx),
       leave: (s, c) => this.leave(s, c.room),
       send: (s, c) => this.send(s, c.room, c.text, c.clientMsgId),
-      history: (s, c) => {
+      history: async (s, c) => {
         this.checkAccess(s, c.room);
+        if (this.hooks.length > 0) await this.runHooks('beforeHistory', s, c.room);
         return this.history(c.room, c.before, c.limit);
       },
     };
