@@ -16,6 +16,7 @@ import { canAccessRoom } from '../auth/identity.js';
 import type { Engine } from '../engine/engine.js';
 import type { ChatFeature } from '../features/chat/chat.js';
 import type { PresenceFeature } from '../features/presence/presence.js';
+import type { RoomsFeature } from '../features/rooms/rooms.js';
 import type { Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import { ParleyError } from '../protocol/errors.js';
@@ -30,6 +31,7 @@ import {
   PublishBody,
   PublishResult,
   RoomPresenceSchema,
+  UserRoomsSchema,
   UsersByStatusSchema,
 } from './schemas.js';
 
@@ -38,6 +40,7 @@ export interface ApiDeps {
   engine: Engine;
   chat: ChatFeature;
   presence: PresenceFeature;
+  rooms: RoomsFeature;
   /** Most bytes accepted in a request body. */
   maxBodyBytes: number;
   /** Counts body-size breaches when given. */
@@ -306,6 +309,20 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
         }
         return deps.presence.listByStatus(status, intParam(url, 'limit', 10_000) ?? 1000);
       },
+    },
+    {
+      method: 'GET',
+      path: '/api/users/{user}/rooms',
+      operationId: 'userRooms',
+      summary: "A user's rooms with unread counts (as the `rooms` command)",
+      description:
+        'One entry per stored membership, most recent message first: the newest message, the read marker ' +
+        '(`lastReadId`) and `unread` (messages after the marker from others, not deleted; exact up to 999).',
+      tags: ['users'],
+      status: 200,
+      result: UserRoomsSchema,
+      errors: [400],
+      handle: ({ params }) => deps.rooms.list(params.user!),
     },
     {
       method: 'POST',

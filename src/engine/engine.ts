@@ -7,6 +7,7 @@
  * with ParleyError('UNAVAILABLE') within a bounded time, never hangs.
  */
 import type { Message } from '../protocol/frames.js';
+import type { MembershipStore } from './membership-store.js';
 import type { PresenceStore } from './presence-store.js';
 
 /** A message to store; the engine assigns `id` and `ts`. */
@@ -68,6 +69,8 @@ export type ControlMessage =
       /** Deliver `frame` to every connection of this user. */
       user: string;
       frame: string;
+      /** When set, this connection (the one that caused the frame) does not get it. */
+      skipConn?: string;
     }
   | {
       kind: 'disconnect';
@@ -130,6 +133,9 @@ export interface Engine {
 
   // ---- presence ----
   readonly presence: PresenceStore;
+
+  // ---- memberships, read markers, directory ----
+  readonly memberships: MembershipStore;
 }
 
 export const defaultEngineOptions: Omit<EngineOptions, 'nodeId'> = {

@@ -15,6 +15,7 @@ import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { ChatFeature } from '../features/chat/chat.js';
 import { Fanout } from '../features/fanout.js';
 import { PresenceFeature } from '../features/presence/presence.js';
+import { RoomsFeature } from '../features/rooms/rooms.js';
 import { SessionRegistry } from '../features/sessions.js';
 import type { Logger } from '../logger.js';
 import { instrumentEngine, Metrics } from '../metrics.js';
@@ -108,8 +109,16 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
   });
   const chat = new ChatFeature(engine, fanout, presence, config.limits, metrics);
+  const rooms = new RoomsFeature(engine, chat);
+  const chatHandlers = chat.handlers();
   const dispatcher = new Dispatcher(
-    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ping: () => ({}) },
+    {
+      ...notYetBuilt,
+      ...chatHandlers,
+      ...presence.handlers(),
+      ...rooms.handlers(chatHandlers.leave),
+      ping: () => ({}),
+    },
     log,
     metrics,
   );
@@ -125,6 +134,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     engine,
     chat,
     presence,
+    rooms,
     maxBodyBytes: config.limits.maxFrameBytes,
     metrics,
   });
@@ -154,7 +164,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
       for (const s of [...local]) s.close(msg.code, msg.reason);
     } else {
       const frame = prepareFrame(msg.frame);
-      for (const s of local) s.sendPrepared(frame);
+      for (const s of local) if (s.connId !== msg.skipConn) s.sendPrepared(frame);
     }
   });
 

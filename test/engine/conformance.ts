@@ -8,6 +8,7 @@ import type { BusEvent, Engine, EngineOptions } from '../../src/engine/engine.js
 import type { Message } from '../../src/protocol/frames.js';
 import { compareMessageIds } from '../../src/protocol/ids.js';
 import { waitFor } from '../support/ports.js';
+import { roomsConformance } from './rooms-conformance.js';
 
 export interface EngineFactory {
   /** A started engine (a "node"); engines made by one factory share storage when multiNode is true. */
@@ -19,6 +20,7 @@ let seq = 0;
 const room = (): string => `room-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
 
 export function engineConformance(name: string, factory: EngineFactory): void {
+  roomsConformance(name, factory);
   describe(`engine conformance: ${name}`, () => {
     const started: Engine[] = [];
     const make = async (options?: Partial<EngineOptions>): Promise<Engine> => {

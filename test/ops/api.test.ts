@@ -99,6 +99,7 @@ describe('OpenAPI document', () => {
         'GET /api/rooms/{room}/messages',
         'GET /api/rooms/{room}/presence',
         'GET /api/users/{user}/presence',
+        'GET /api/users/{user}/rooms',
         'GET /api/presence',
         'POST /api/users/{user}/disconnect',
         'GET /api/openapi.json',

@@ -20,6 +20,7 @@ import {
   type SinceResult,
 } from '../engine.js';
 import type { PresenceStore } from '../presence-store.js';
+import { MemoryMembershipStore } from './memory-memberships.js';
 import { MemoryPresenceStore } from './memory-presence.js';
 
 interface RoomLog {
@@ -55,6 +56,7 @@ export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore & MemoryPresenceStore;
+  readonly memberships: MemoryMembershipStore;
   private readonly logs = new Map<string, RoomLog>();
   private readonly dedupe = new Map<string, { message: Message; expires: number }>();
   private readonly listeners = new Map<string, RoomListener>();
@@ -64,6 +66,10 @@ export class MemoryEngine implements Engine {
   constructor(options: Partial<EngineOptions> & { nodeId: string }) {
     this.options = { ...defaultEngineOptions, ...options };
     this.presence = new MemoryPresenceStore(this.options);
+    this.memberships = new MemoryMembershipStore(
+      this.options.historyMax,
+      (room) => this.logs.get(room)?.entries.at(-1) ?? null,
+    );
   }
 
   async start(): Promise<void> {
@@ -103,6 +109,7 @@ export class MemoryEngine implements Engine {
     if (log.entries.length > max + Math.max(1, Math.floor(max / 10))) {
       log.entries.splice(0, log.entries.length - max);
     }
+    this.memberships.noteAppend(message);
     if (dedupeKey) this.dedupe.set(dedupeKey, { message, expires: now + this.options.dedupeWindowMs });
     this.deliver(draft.room, { kind: 'message', id, frame: messageFrame(draft.room, json) });
     return { message, duplicate: false };

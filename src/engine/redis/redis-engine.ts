@@ -40,6 +40,8 @@ import {
 import type { PresenceLifecycle, PresenceStore } from '../presence-store.js';
 import { RedisBus, type BusStats } from './bus.js';
 import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
+import { readsKey, seqKey } from './membership-keys.js';
+import { RedisMembershipStore } from './redis-memberships.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { APPEND_LUA, SINCE_LUA } from './scripts.js';
 
@@ -163,6 +165,7 @@ export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore;
+  readonly memberships: RedisMembershipStore;
   /** Bus counters (resyncs, gap-filled messages, dropped duplicates) for metrics. */
   readonly busStats: BusStats;
 
@@ -183,6 +186,11 @@ export class RedisEngine implements Engine {
   private presenceStarted = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly down = { cmd: false, sub: false };
+  /** A failed directory update only makes the directory order stale until the room's next message. */
+  private readonly touchFailed = (err: unknown): void => {
+    if (this.down.cmd || this.closing) return; // the outage is logged once already
+    this.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis engine: directory update failed');
+  };
 
   /**
    * Creates the engine; nothing connects before start().
@@ -240,6 +248,7 @@ export class RedisEngine implements Engine {
     });
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options);
+    this.memberships = new RedisMembershipStore(this.cmd, toEngineError);
   }
 
   /**
@@ -329,10 +338,10 @@ export class RedisEngine implements Engine {
     const body = encodeBody(draft);
     let reply: string | [string];
     try {
-      // KEYS: the log, plus the dedupe key only when there is a clientMsgId.
-      const keys =
-        draft.clientMsgId === undefined ? [n.log] : [n.log, dedupeKey(draft.room, draft.from, draft.clientMsgId)];
-      reply = await this.cmd.parleyAppend(
+      // KEYS: the log, its sequence and read markers, plus the dedupe key only when there is a clientMsgId.
+      const keys = [n.log, seqKey(draft.room), readsKey(draft.room)];
+      if (draft.clientMsgId !== undefined) keys.push(dedupeKey(draft.room, draft.from, draft.clientMsgId));
+      const appended = this.cmd.parleyAppend(
         keys.length,
         ...keys,
         body,
@@ -342,7 +351,11 @@ export class RedisEngine implements Engine {
         this.argMax,
         this.argTrimAbove,
         this.argDedupeMs,
+        draft.from,
       );
+      // The directory time goes out in the same write (another slot, so not in the script).
+      this.memberships.touch(draft.room, Date.now())?.catch(this.touchFailed);
+      reply = await appended;
     } catch (err) {
       throw toEngineError(err);
     }

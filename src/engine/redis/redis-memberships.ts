@@ -1,0 +1,362 @@
+/**
+ * Memberships, read markers and the directory on Redis (layout in
+ * membership-keys.ts and docs/redis.md). Every script touches one slot: a
+ * room's (`{r:<room>}`) or one directory bucket's (`{dir:<n>}`). Work that
+ * spans slots (a membership is written on the user's and on the room's
+ * side) is separate idempotent commands issued in the same event-loop turn,
+ * so they share one socket write; a partial write is completed by the next
+ * join or forget.
+ *
+ * The append script (scripts.ts) assigns each message its sequence number
+ * (stream field `s`) and moves the sender's marker; this store reads them.
+ */
+import type { Redis } from 'ioredis';
+import { ParleyError } from '../../protocol/errors.js';
+import { UNREAD_CAP, type Message } from '../../protocol/frames.js';
+import { idTime, messageJson } from '../codec.js';
+import type {
+  DirectoryQuery,
+  DirectoryRoom,
+  MembershipState,
+  MembershipStore,
+  ReadOutcome,
+  ReadState,
+} from '../membership-store.js';
+import { logKey } from './keys.js';
+import {
+  DIRECTORY_BUCKETS,
+  deletedKey,
+  directoryBucket,
+  directoryNamesKey,
+  directoryRecentKey,
+  readsKey,
+  roomMembershipsKey,
+  seqKey,
+  userMembershipsKey,
+} from './membership-keys.js';
+
+type StreamEntry = [id: string, fields: string[]];
+
+/** Unread from the marker: lastSeq - markerSeq - deleted after the marker, capped. Sets `mark` and `unread`. */
+const UNREAD_SNIPPET = `
+local mark = redis.call('HGET', reads, user)
+local mseq = 0
+if mark then mseq = tonumber(string.sub(mark, 1, string.find(mark, '|', 1, true) - 1)) end
+local unread = tonumber(redis.call('GET', seq) or '0') - mseq
+if unread > 0 then
+  unread = unread - redis.call('ZCOUNT', deleted, '(' .. mseq, '+inf')
+  if unread > cap then unread = cap end
+end
+if unread < 0 then unread = 0 end
+`;
+
+/**
+ * state: the user's read state in a room, optionally adding the membership
+ * first (join) and the room's newest entry (rooms).
+ * KEYS: log, seq, reads, deleted, memberships. ARGV: user, cap, join (1/0), withLast (1/0).
+ * Returns {marker or '', unread, newest entry or ''}.
+ */
+export const STATE_LUA = `
+local log, seq, reads, deleted, members = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local user, cap = ARGV[1], tonumber(ARGV[2])
+if ARGV[3] == '1' then redis.call('SADD', members, user) end
+${UNREAD_SNIPPET}
+local top = ''
+if ARGV[4] == '1' then
+  local e = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+  if e[1] then top = e[1] end
+end
+return {mark or '', unread, top}
+`;
+
+/**
+ * read: move a marker forward. KEYS: log, reads, memberships. ARGV: user, messageId.
+ * Returns {0} without a membership, {1} for an unknown message, else {2, marker id, moved 1/0}.
+ * A message stored before sequence numbers existed counts as sequence 0.
+ */
+export const READ_LUA = `
+local log, reads, members = KEYS[1], KEYS[2], KEYS[3]
+local user, id = ARGV[1], ARGV[2]
+if redis.call('SISMEMBER', members, user) == 0 then return {0} end
+local e = redis.call('XRANGE', log, id, id)
+if #e == 0 then return {1} end
+local f = e[1][2]
+local s = 0
+for i = 1, #f, 2 do if f[i] == 's' then s = tonumber(f[i + 1]) end end
+local cur = redis.call('HGET', reads, user)
+if cur then
+  local p = string.find(cur, '|', 1, true)
+  if tonumber(string.sub(cur, 1, p - 1)) >= s then return {2, string.sub(cur, p + 1), 0} end
+end
+redis.call('HSET', reads, user, s .. '|' .. id)
+return {2, id, 1}
+`;
+
+/** deleted: record a deleted message by its sequence number. KEYS: log, deleted. ARGV: messageId. */
+export const MARK_DELETED_LUA = `
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return 0 end
+local f = e[1][2]
+for i = 1, #f, 2 do
+  if f[i] == 's' then return redis.call('ZADD', KEYS[2], tonumber(f[i + 1]), ARGV[1]) end
+end
+return 0
+`;
+
+/** summary: a directory entry. KEYS: log, memberships. Returns {memberships, newest entry or ''}. */
+export const SUMMARY_LUA = `
+local e = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+return {redis.call('SCARD', KEYS[2]), e[1] or ''}
+`;
+
+/**
+ * touch: a room got a message. KEYS: the bucket's recent and names keys. ARGV: ms time, room.
+ * The time never moves back (GT); a room new to the bucket also enters the name index.
+ */
+export const TOUCH_LUA = `
+if redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2]) == 1 then
+  redis.call('ZADD', KEYS[2], 0, ARGV[2])
+end
+return 1
+`;
+
+interface MembershipScripts {
+  parleyState(...args: string[]): Promise<[string, number, StreamEntry | '']>;
+  parleyRead(...args: string[]): Promise<[number, string?, number?]>;
+  parleyMarkDeleted(...args: string[]): Promise<number>;
+  parleySummary(...args: string[]): Promise<[number, StreamEntry | '']>;
+  parleyTouch(...args: string[]): Promise<number>;
+}
+
+/** Most rooms a directory query looks at before it stops (bounds its cost whatever the filter). */
+const DIRECTORY_SCAN_MAX = 20_000;
+/** Page size of the directory walk, per bucket. */
+const DIRECTORY_PAGE = 128;
+const CAP = String(UNREAD_CAP);
+
+/** A stream entry as a message (the body fragment is field `d`, the first one). */
+function entryMessage(entry: StreamEntry | ''): Message | null {
+  if (entry === '' || !Array.isArray(entry)) return null;
+  const [id, fields] = entry;
+  const body = fields[1];
+  return body === undefined ? null : (JSON.parse(messageJson(id, idTime(id), body)) as Message);
+}
+
+/** Newest first; equal times by name, descending (as ZREVRANGE orders equal scores). */
+function newestFirst(a: { room: string; score: number }, b: { room: string; score: number }): number {
+  return b.score - a.score || (a.room < b.room ? 1 : a.room > b.room ? -1 : 0);
+}
+
+export class RedisMembershipStore implements MembershipStore {
+  private readonly r: Redis & MembershipScripts;
+
+  /**
+   * @param client the engine's command connection (scripts are registered on it)
+   * @param toEngineError maps a failed command to the engine's failure contract
+   */
+  constructor(
+    client: Redis,
+    private readonly toEngineError: (err: unknown) => Error,
+  ) {
+    this.r = client as Redis & MembershipScripts;
+    client.defineCommand('parleyState', { lua: STATE_LUA, numberOfKeys: 5 });
+    client.defineCommand('parleyRead', { lua: READ_LUA, numberOfKeys: 3 });
+    client.defineCommand('parleyMarkDeleted', { lua: MARK_DELETED_LUA, numberOfKeys: 2 });
+    client.defineCommand('parleySummary', { lua: SUMMARY_LUA, numberOfKeys: 2, readOnly: true });
+    client.defineCommand('parleyTouch', { lua: TOUCH_LUA, numberOfKeys: 2 });
+  }
+
+  async join(user: string, room: string): Promise<ReadState> {
+    try {
+      const [[mark, unread]] = await Promise.all([
+        this.state(user, room, true, false),
+        this.r.sadd(userMembershipsKey(user), room),
+      ]);
+      return { lastReadId: markerId(mark), unread };
+    } catch (err) {
+      throw this.toEngineError(err);
+    }
+  }
+
+  async addMembers(room: string, users: string[]): Promise<void> {
+    if (users.length === 0) return;
+    try {
+      await Promise.all([
+        this.r.sadd(roomMembershipsKey(room), ...users),
+        ...users.map((u) => this.r.sadd(userMembershipsKey(u), room)),
+      ]);
+    } catch (err) {
+      throw this.toEngineError(err);
+    }
+  }
+
+  async forget(user: string, room: string): Promise<boolean> {
+    try {
+      const [a, b] = await Promise.all([
+        this.r.srem(userMembershipsKey(user), room),
+        this.r.srem(roomMembershipsKey(room), user),
+      ]);
+      return a + b > 0;
+    } catch (err) {
+      throw this.toEngineError(err);
+    }
+  }
+
+  async read(user: string, room: string, messageId: string): Promise<ReadOutcome> {
+    let reply: [number, string?, number?];
+    try {
+      reply = await this.r.parleyRead(logKey(room), readsKey(room), roomMembershipsKey(room), user, messageId);
+    } catch (err) {
+      throw this.toEngineError(err);
+    }
+    if (reply[0] === 0) throw new ParleyError('NOT_JOINED', `you are not a member of room "${room}": join it first`);
+    if (reply[0] === 1) throw new ParleyError('NOT_FOUND', `room "${room}" has no message "${messageId}"`);
+    return { lastReadId: reply[1]!, moved: reply[2] === 1 };
+  }
+
+  async rooms(user: string): Promise<MembershipState[]> {
+    try {
+      const rooms = await this.r.smembers(userMembershipsKey(user));
+      const states = await Promise.all(rooms.map((room) => this.state(user, room, false, true)));
+      return rooms.map((room, i) => {
+        const [mark, unread, top] = states[i]!;
+        return { room, lastMessage: entryMessage(top), lastReadId: markerId(mark), unread };
+      });
+    } catch (err) {
+      throw this.toEngineError(err);
+    }
+  }
+
+  async markDeleted(room: string, messageId: string): Promise<void> {
+    try {
+      await this.r.parleyMarkDeleted(logKey(room), deletedKey(room), messageId);
+    } catch (err) {
+      throw this.toEngineError(err);
+    }
+  }
+
+  /**
+   * Records a room's newest message time in its directory bucket. Called by
+   * the engine's append in the same event-loop turn as the append script
+   * (one socket write); `dm:` rooms are never listed.
+   */
+  touch(room: string, ts: number): Promise<number> | null {
+    if (room.startsWith('dm:')) return null;
+    const b = directoryBucket(room);
+    return this.r.parleyTouch(directoryRecentKey(b), directoryNamesKey(b), String(ts), room);
+  }
+
+  async directory(query: DirectoryQuery): Promise<DirectoryRoom[]> {
+    try {
+      const picked = query.prefixes === null ? await this.walkRecent(query) : await this.byNames(query.prefixes, query);
+      const summaries = await Promise.all(
+        picked.map((room) => this.r.parleySummary(logKey(room), roomMembershipsKey(room))),
+      );
+      const out: DirectoryRoom[] = [];
+      for (let i = 0; i < picked.length; i++) {
+        const [members, top] = summaries[i]!;
+        const lastMessage = entryMessage(top);
+        if (lastMessage) out.push({ room: picked[i]!, members, lastMessage });
+      }
+      return out;
+    } catch (err) {
+      throw this.toEngineError(err);
+    }
+  }
+
+  private state(
+    user: string,
+    room: string,
+    join: boolean,
+    withLast: boolean,
+  ): Promise<[string, number, StreamEntry | '']> {
+    return this.r.parleyState(
+      logKey(room),
+      seqKey(room),
+      readsKey(room),
+      deletedKey(room),
+      roomMembershipsKey(room),
+      user,
+      CAP,
+      join ? '1' : '0',
+      withLast ? '1' : '0',
+    );
+  }
+
+  /** Rooms whose names start with one of the prefixes (name index), newest first. */
+  private async byNames(prefixes: string[], query: DirectoryQuery): Promise<string[]> {
+    const buckets = Array.from({ length: DIRECTORY_BUCKETS }, (_, b) => b);
+    const perBucket = await Promise.all(
+      buckets.map(async (b) => {
+        const lists = await Promise.all(
+          prefixes.map((p) =>
+            this.r.zrangebylex(directoryNamesKey(b), `[${p}`, `[${p}\xff`, 'LIMIT', 0, DIRECTORY_SCAN_MAX),
+          ),
+        );
+        const rooms = [...new Set(lists.flat())].filter((room) => query.accept(room));
+        if (rooms.length === 0) return [];
+        const scores = await this.r.zmscore(directoryRecentKey(b), ...rooms);
+        return rooms.map((room, i) => ({ room, score: Number(scores[i] ?? 0) }));
+      }),
+    );
+    return perBucket
+      .flat()
+      .sort(newestFirst)
+      .slice(0, query.limit)
+      .map((x) => x.room);
+  }
+
+  /** Merges the buckets newest first, page by page, keeping accepted rooms until `limit`. */
+  private async walkRecent(query: DirectoryQuery): Promise<string[]> {
+    interface Cursor {
+      key: string;
+      page: Array<{ room: string; score: number }>;
+      at: number;
+      offset: number;
+      done: boolean;
+    }
+    const fetchPage = async (c: Cursor): Promise<void> => {
+      const flat = await this.r.zrevrange(c.key, c.offset, c.offset + DIRECTORY_PAGE - 1, 'WITHSCORES');
+      c.page = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) c.page.push({ room: flat[i]!, score: Number(flat[i + 1]) });
+      c.at = 0;
+      c.offset += c.page.length;
+      c.done = c.page.length < DIRECTORY_PAGE;
+    };
+    const cursors: Cursor[] = Array.from({ length: DIRECTORY_BUCKETS }, (_, b) => ({
+      key: directoryRecentKey(b),
+      page: [],
+      at: 0,
+      offset: 0,
+      done: false,
+    }));
+    await Promise.all(cursors.map(fetchPage));
+    const out: string[] = [];
+    const seen = new Set<string>();
+    let scanned = 0;
+    while (out.length < query.limit && scanned < DIRECTORY_SCAN_MAX) {
+      // Refill every exhausted bucket that has more, in one turn.
+      const refill = cursors.filter((c) => c.at >= c.page.length && !c.done);
+      if (refill.length > 0) await Promise.all(refill.map(fetchPage));
+      let best: Cursor | null = null;
+      for (const c of cursors) {
+        if (c.at >= c.page.length) continue;
+        if (best === null || newestFirst(c.page[c.at]!, best.page[best.at]!) < 0) best = c;
+      }
+      if (best === null) break;
+      const { room } = best.page[best.at++]!;
+      scanned++;
+      if (!seen.has(room) && query.accept(room)) {
+        seen.add(room);
+        out.push(room);
+      }
+    }
+    return out;
+  }
+}
+
+/** The message id of a stored marker `<seq>|<id>` ('' = none). */
+function markerId(mark: string): string | null {
+  if (!mark) return null;
+  return mark.slice(mark.indexOf('|') + 1);
+}
