@@ -22,7 +22,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Message } from '../../protocol/frames.js';
 import { MESSAGE_ID_PATTERN } from '../../protocol/ids.js';
-import { ParleyError, unavailable } from '../../protocol/errors.js';
 import { encodeBody, idTime, messageJson } from '../codec.js';
 import {
   defaultEngineOptions,
@@ -39,6 +38,7 @@ import {
 } from '../engine.js';
 import type { PresenceLifecycle, PresenceStore } from '../presence-store.js';
 import { RedisBus, type BusStats } from './bus.js';
+import { toEngineError, type PublishCommand } from './client.js';
 import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
 import type { ModerationStore } from '../moderation-store.js';
 import type { WebhookQueue } from '../webhook-queue.js';
@@ -83,20 +83,6 @@ interface ScriptCommands {
 }
 
 type StreamEntry = [id: string, fields: string[]];
-
-/** Errors that mean "Redis cannot serve this now", though the connection answered. */
-const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
-
-/**
- * Maps a failed command to the engine's failure contract: anything about
- * reaching Redis becomes UNAVAILABLE; a genuine error reply (a bug) is kept
- * and surfaces as INTERNAL at the edge.
- */
-export function toEngineError(err: unknown): Error {
-  if (err instanceof ParleyError) return err;
-  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(err.message)) return err;
-  return unavailable(err);
-}
 
 /** The message object of a fresh append, built from the draft (same key order as JSON.parse of the stored JSON). */
 function draftMessage(id: string, draft: MessageDraft): Message {
@@ -171,6 +157,11 @@ export class RedisEngine implements Engine {
   readonly webhooks: WebhookQueue;
   /** Bus counters (resyncs, gap-filled messages, dropped duplicates) for metrics. */
   readonly busStats: BusStats;
+  /**
+   * The command scripts use to publish on a room's channel: pass it as an
+   * ARGV to every script that publishes (`redis.call(ARGV[n], channel, payload)`).
+   */
+  readonly publishCommand: PublishCommand = 'PUBLISH';
 
   private readonly url: string;
   private readonly cmd: Redis & ScriptCommands;
@@ -350,6 +341,7 @@ export class RedisEngine implements Engine {
         this.argMax,
         this.argTrimAbove,
         this.argDedupeMs,
+        this.publishCommand,
       );
     } catch (err) {
       throw toEngineError(err);

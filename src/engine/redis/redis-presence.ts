@@ -50,7 +50,7 @@ import type {
   SweepResult,
   UserState,
 } from '../presence-store.js';
-import { toEngineError } from './redis-engine.js';
+import { call, run } from './client.js';
 
 // ---- key names ---------------------------------------------------------------
 
@@ -264,30 +264,6 @@ function parseState(user: string, f: StateFields | Field[]): RawState {
   if (text != null) s.text = text;
   if (!s.online && lastSeen != null) s.lastSeen = Number(lastSeen);
   return { state: s, conns: n, version: v == null ? 0 : Number(v) };
-}
-
-/** Runs a batch (one round trip) and returns its replies, throwing the first error. */
-async function run(batch: ChainableCommander): Promise<unknown[]> {
-  let res: [Error | null, unknown][] | null;
-  try {
-    res = await batch.exec();
-  } catch (err) {
-    throw toEngineError(err);
-  }
-  if (!res) throw toEngineError(new Error('pipeline aborted'));
-  return res.map(([err, value]) => {
-    if (err) throw toEngineError(err);
-    return value;
-  });
-}
-
-/** Awaits a single command, mapping failures to the engine's contract. */
-async function call<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    throw toEngineError(err);
-  }
 }
 
 interface LocalConn {
