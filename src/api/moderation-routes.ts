@@ -33,7 +33,10 @@ const SettingsBody = Type.Object(
       }),
     ),
     topic: Type.Optional(
-      Type.String({ maxLength: MAX_TOPIC_CHARS * 2, description: `At most ${MAX_TOPIC_CHARS} characters; "" clears it` }),
+      Type.String({
+        maxLength: MAX_TOPIC_CHARS * 2,
+        description: `At most ${MAX_TOPIC_CHARS} characters; "" clears it`,
+      }),
     ),
   },
   { additionalProperties: false },

@@ -1,5 +1,11 @@
 /** The webhook queue in process memory: one node holds every shard; lost with the process (no other node exists). */
-import { shardOf, WEBHOOK_SHARDS, type QueuedEvent, type WebhookQueue, type WebhookQueueStats } from '../webhook-queue.js';
+import {
+  shardOf,
+  WEBHOOK_SHARDS,
+  type QueuedEvent,
+  type WebhookQueue,
+  type WebhookQueueStats,
+} from '../webhook-queue.js';
 
 export class MemoryWebhookQueue implements WebhookQueue {
   readonly shards = WEBHOOK_SHARDS;

@@ -237,8 +237,8 @@ export class RedisEngine implements Engine {
     });
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options);
-    this.moderation = new RedisModerationStore(this.cmd, toEngineError);
-    this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs, toEngineError);
+    this.moderation = new RedisModerationStore(this.cmd);
+    this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs);
   }
 
   /**

@@ -2,7 +2,7 @@
  * Moderation state in Redis: one hash per room in the room's slot
  * (moderation-keys.ts), written by small scripts so each change is atomic.
  */
-import type { Cluster, Redis } from 'ioredis';
+import { call, type RedisCommands } from './client.js';
 import {
   emptyModeration,
   type ModerationStore,
@@ -58,39 +58,32 @@ return 0
 
 interface ModerationCommands {
   parleyModRestrict(key: string, field: string, until: string, now: string): Promise<number>;
-  parleyModSettings(key: string, slow: string, hasTopic: string, topic: string): Promise<[string | null, string | null]>;
+  parleyModSettings(
+    key: string,
+    slow: string,
+    hasTopic: string,
+    topic: string,
+  ): Promise<[string | null, string | null]>;
   parleyModSlow(key: string, token: string, ms: string): Promise<number>;
 }
 
-type Client = (Redis | Cluster) & ModerationCommands;
+type Client = RedisCommands & ModerationCommands;
 
 export class RedisModerationStore implements ModerationStore {
   private readonly redis: Client;
 
   /**
    * @param redis the engine's command connection
-   * @param toError maps a failed command to the engine's failure contract (UNAVAILABLE)
    */
-  constructor(
-    redis: Redis | Cluster,
-    private readonly toError: (err: unknown) => Error,
-  ) {
+  constructor(redis: RedisCommands) {
     redis.defineCommand('parleyModRestrict', { numberOfKeys: 1, lua: RESTRICT_LUA });
     redis.defineCommand('parleyModSettings', { numberOfKeys: 1, lua: SETTINGS_LUA });
     redis.defineCommand('parleyModSlow', { numberOfKeys: 1, lua: SLOW_LUA });
     this.redis = redis as Client;
   }
 
-  private async call<T>(p: Promise<T>): Promise<T> {
-    try {
-      return await p;
-    } catch (err) {
-      throw this.toError(err);
-    }
-  }
-
   async room(room: string): Promise<RoomModeration> {
-    const h = await this.call(this.redis.hgetall(moderationKey(room)));
+    const h = await call(this.redis.hgetall(moderationKey(room)));
     const st = emptyModeration();
     for (const [field, value] of Object.entries(h)) {
       if (field.startsWith('b:')) st.bans.set(field.slice(2), Number(value));
@@ -103,15 +96,15 @@ export class RedisModerationStore implements ModerationStore {
 
   async restrict(room: string, kind: RestrictionKind, user: string, until: number): Promise<void> {
     const field = `${kind === 'ban' ? 'b' : 'm'}:${user}`;
-    await this.call(this.redis.parleyModRestrict(moderationKey(room), field, String(until), String(Date.now())));
+    await call(this.redis.parleyModRestrict(moderationKey(room), field, String(until), String(Date.now())));
   }
 
   async lift(room: string, kind: RestrictionKind, user: string): Promise<void> {
-    await this.call(this.redis.hdel(moderationKey(room), `${kind === 'ban' ? 'b' : 'm'}:${user}`));
+    await call(this.redis.hdel(moderationKey(room), `${kind === 'ban' ? 'b' : 'm'}:${user}`));
   }
 
   async updateSettings(room: string, patch: RoomSettingsPatch): Promise<RoomSettings> {
-    const [slow, topic] = await this.call(
+    const [slow, topic] = await call(
       this.redis.parleyModSettings(
         moderationKey(room),
         patch.slowModeSeconds === undefined ? '-' : String(patch.slowModeSeconds),
@@ -124,11 +117,11 @@ export class RedisModerationStore implements ModerationStore {
 
   async topics(rooms: string[]): Promise<Array<string | null>> {
     // One HGET per room (rooms live in different slots), issued together.
-    return this.call(Promise.all(rooms.map((r) => this.redis.hget(moderationKey(r), 'topic'))));
+    return call(Promise.all(rooms.map((r) => this.redis.hget(moderationKey(r), 'topic'))));
   }
 
   async takeSlowSlot(room: string, user: string, seconds: number, token: string | undefined): Promise<boolean> {
-    const ok = await this.call(this.redis.parleyModSlow(slowSlotKey(room, user), token ?? '', String(seconds * 1000)));
+    const ok = await call(this.redis.parleyModSlow(slowSlotKey(room, user), token ?? '', String(seconds * 1000)));
     return ok === 1;
   }
 }

@@ -5,8 +5,14 @@
  * shard from its start, so whatever a dead node had not finished is
  * delivered again (same body, same event id).
  */
-import type { Cluster, Redis } from 'ioredis';
-import { shardOf, WEBHOOK_SHARDS, type QueuedEvent, type WebhookQueue, type WebhookQueueStats } from '../webhook-queue.js';
+import { call, type RedisCommands } from './client.js';
+import {
+  shardOf,
+  WEBHOOK_SHARDS,
+  type QueuedEvent,
+  type WebhookQueue,
+  type WebhookQueueStats,
+} from '../webhook-queue.js';
 import { webhookLeaseKey, webhookQueueKey } from './moderation-keys.js';
 
 /** lease: renew our lease or take a free one. KEYS[1] lease; ARGV[1] node id, ARGV[2] ttl ms. Returns 1 when held. */
@@ -28,7 +34,7 @@ interface WebhookCommands {
   parleyWhRelease(key: string, node: string): Promise<number>;
 }
 
-type Client = (Redis | Cluster) & WebhookCommands;
+type Client = RedisCommands & WebhookCommands;
 type StreamEntry = [id: string, fields: string[]];
 
 function toEvent([seq, fields]: StreamEntry): QueuedEvent {
@@ -54,34 +60,25 @@ export class RedisWebhookQueue implements WebhookQueue {
    * @param leaseMs how long a lease lives without renewal (the node timeout)
    */
   constructor(
-    redis: Redis | Cluster,
+    redis: RedisCommands,
     private readonly nodeId: string,
     private readonly leaseMs: number,
-    private readonly toError: (err: unknown) => Error,
   ) {
     redis.defineCommand('parleyWhLease', { numberOfKeys: 1, lua: LEASE_LUA });
     redis.defineCommand('parleyWhRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
     this.redis = redis as Client;
   }
 
-  private async call<T>(p: Promise<T>): Promise<T> {
-    try {
-      return await p;
-    } catch (err) {
-      throw this.toError(err);
-    }
-  }
-
   async enqueue(partition: string, body: string): Promise<void> {
     const key = webhookQueueKey(shardOf(partition, this.shards));
-    await this.call(this.redis.xadd(key, '*', 'p', partition, 'b', body, 't', String(Date.now())));
+    await call(this.redis.xadd(key, '*', 'p', partition, 'b', body, 't', String(Date.now())));
   }
 
   /** Renews held shards first, then tries free ones until `max` are held. */
   async lease(max: number): Promise<number[]> {
     const ttl = String(this.leaseMs);
     // Renewals of held shards in one batch; losing one (lease expired and taken) drops it.
-    const renewals = await this.call(
+    const renewals = await call(
       Promise.all([...this.held].map((i) => this.redis.parleyWhLease(webhookLeaseKey(i), this.nodeId, ttl))),
     );
     [...this.held].forEach((i, k) => {
@@ -92,30 +89,30 @@ export class RedisWebhookQueue implements WebhookQueue {
     for (let k = 0; k < this.shards && this.held.size < max; k++) {
       const i = (start + k) % this.shards;
       if (this.held.has(i)) continue;
-      if ((await this.call(this.redis.parleyWhLease(webhookLeaseKey(i), this.nodeId, ttl))) === 1) this.held.add(i);
+      if ((await call(this.redis.parleyWhLease(webhookLeaseKey(i), this.nodeId, ttl))) === 1) this.held.add(i);
     }
     return [...this.held].sort((a, b) => a - b);
   }
 
   async release(shards: number[]): Promise<void> {
-    await this.call(Promise.all(shards.map((i) => this.redis.parleyWhRelease(webhookLeaseKey(i), this.nodeId))));
+    await call(Promise.all(shards.map((i) => this.redis.parleyWhRelease(webhookLeaseKey(i), this.nodeId))));
     for (const i of shards) this.held.delete(i);
   }
 
   async read(shard: number, after: string | null, count: number): Promise<QueuedEvent[]> {
-    const entries = (await this.call(
+    const entries = (await call(
       this.redis.xrange(webhookQueueKey(shard), after === null ? '-' : `(${after}`, '+', 'COUNT', count),
     )) as StreamEntry[];
     return entries.map(toEvent);
   }
 
   async ack(shard: number, seqs: string[]): Promise<void> {
-    if (seqs.length > 0) await this.call(this.redis.xdel(webhookQueueKey(shard), ...seqs));
+    if (seqs.length > 0) await call(this.redis.xdel(webhookQueueKey(shard), ...seqs));
   }
 
   async stats(): Promise<WebhookQueueStats> {
     const keys = Array.from({ length: this.shards }, (_, i) => webhookQueueKey(i));
-    const [lens, firsts] = await this.call(
+    const [lens, firsts] = await call(
       Promise.all([
         Promise.all(keys.map((k) => this.redis.xlen(k))),
         Promise.all(keys.map((k) => this.redis.xrange(k, '-', '+', 'COUNT', 1) as Promise<StreamEntry[]>)),

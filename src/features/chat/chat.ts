@@ -215,7 +215,12 @@ export class ChatFeature {
     return true;
   }
 
-  private async runBeforeSend(session: Session, room: string, text: string, clientMsgId: string | undefined): Promise<void> {
+  private async runBeforeSend(
+    session: Session,
+    room: string,
+    text: string,
+    clientMsgId: string | undefined,
+  ): Promise<void> {
     const draft: SendDraft = clientMsgId === undefined ? { text } : { text, clientMsgId };
     for (const h of this.hooks) await h.beforeSend?.(session, room, draft);
   }

@@ -140,7 +140,8 @@ export class ModerationFeature {
   private async muted(session: Session, room: string, what: string): Promise<RoomModeration> {
     const st = await this.state(room);
     const now = this.now();
-    if (isRestricted(st.bans, session.user, now)) throw new ParleyError('FORBIDDEN', `you are banned from room "${room}"`);
+    if (isRestricted(st.bans, session.user, now))
+      throw new ParleyError('FORBIDDEN', `you are banned from room "${room}"`);
     if (isRestricted(st.mutes, session.user, now)) {
       throw new ParleyError('FORBIDDEN', `you are muted in room "${room}": you may not ${what}`);
     }

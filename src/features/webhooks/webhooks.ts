@@ -17,7 +17,8 @@ import type { ChatHook } from '../chat/chat.js';
 import { ShardWorker, type Delivery } from './shard-worker.js';
 
 /** The event types a receiver gets. */
-export type WebhookEventType = 'message.created' | 'message.edited' | 'message.deleted' | 'user.online' | 'user.offline';
+export type WebhookEventType =
+  'message.created' | 'message.edited' | 'message.deleted' | 'user.online' | 'user.offline';
 
 /**
  * `sha256=<hex HMAC-SHA256 of body>`, the `X-Parley-Signature` header.
@@ -136,7 +137,8 @@ export class WebhookFeature {
     for (const w of this.workers.values()) w.stop();
     this.workers.clear();
     for (const wake of this.waiting.splice(0)) wake();
-    if (this.unqueued.length > 0) this.log.warn({ events: this.unqueued.length }, 'webhook events not queued at shutdown');
+    if (this.unqueued.length > 0)
+      this.log.warn({ events: this.unqueued.length }, 'webhook events not queued at shutdown');
     await this.engine.webhooks.release(shards).catch(() => undefined);
   }
 
