@@ -57,3 +57,37 @@ export async function call<T>(p: Promise<T>): Promise<T> {
     throw toEngineError(err);
   }
 }
+
+/**
+ * A batch of commands to run together: on one Redis a pipeline (one round
+ * trip, in order); on a Cluster, where a pipeline may not span nodes, the
+ * commands are issued one by one at once (each node's share still goes out
+ * in one socket write, in call order per node). Run it with run().
+ */
+export function batch(client: RedisCommands): ChainableCommander {
+  if (!client.isCluster) return client.pipeline();
+  const calls: Promise<unknown>[] = [];
+  const exec = async (): Promise<[Error | null, unknown][]> =>
+    (await Promise.allSettled(calls)).map((r) =>
+      r.status === 'fulfilled'
+        ? [null, r.value]
+        : [r.reason instanceof Error ? r.reason : new Error(String(r.reason)), null],
+    );
+  const commands = client as unknown as Record<string | symbol, unknown>;
+  // Every command method of the client, chained: the same surface as a pipeline.
+  const chain: ChainableCommander = new Proxy({} as ChainableCommander, {
+    get(_, prop) {
+      if (prop === 'exec') return exec;
+      if (prop === 'then') return undefined;
+      const fn = commands[prop];
+      if (typeof fn !== 'function') return undefined;
+      return (...args: unknown[]) => {
+        const p = (fn as (...a: unknown[]) => Promise<unknown>).apply(client, args);
+        p.catch(() => undefined); // reported by exec
+        calls.push(p);
+        return chain;
+      };
+    },
+  });
+  return chain;
+}
