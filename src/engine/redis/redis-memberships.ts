@@ -10,7 +10,6 @@
  * The append script (scripts.ts) assigns each message its sequence number
  * (stream field `s`) and moves the sender's marker; this store reads them.
  */
-import type { Redis } from 'ioredis';
 import { ParleyError } from '../../protocol/errors.js';
 import { UNREAD_CAP, type Message } from '../../protocol/frames.js';
 import { idTime, messageJson } from '../codec.js';
@@ -22,6 +21,7 @@ import type {
   ReadOutcome,
   ReadState,
 } from '../membership-store.js';
+import { toEngineError, type RedisCommands } from './client.js';
 import { logKey } from './keys.js';
 import {
   DIRECTORY_BUCKETS,
@@ -148,17 +148,11 @@ function newestFirst(a: { room: string; score: number }, b: { room: string; scor
 }
 
 export class RedisMembershipStore implements MembershipStore {
-  private readonly r: Redis & MembershipScripts;
+  private readonly r: RedisCommands & MembershipScripts;
 
-  /**
-   * @param client the engine's command connection (scripts are registered on it)
-   * @param toEngineError maps a failed command to the engine's failure contract
-   */
-  constructor(
-    client: Redis,
-    private readonly toEngineError: (err: unknown) => Error,
-  ) {
-    this.r = client as Redis & MembershipScripts;
+  /** @param client the engine's command client (one Redis, Sentinel or Cluster; scripts are registered on it) */
+  constructor(client: RedisCommands) {
+    this.r = client as RedisCommands & MembershipScripts;
     client.defineCommand('parleyState', { lua: STATE_LUA, numberOfKeys: 5 });
     client.defineCommand('parleyRead', { lua: READ_LUA, numberOfKeys: 3 });
     client.defineCommand('parleyMarkDeleted', { lua: MARK_DELETED_LUA, numberOfKeys: 2 });
@@ -174,7 +168,7 @@ export class RedisMembershipStore implements MembershipStore {
       ]);
       return { lastReadId: markerId(mark), unread };
     } catch (err) {
-      throw this.toEngineError(err);
+      throw toEngineError(err);
     }
   }
 
@@ -186,7 +180,7 @@ export class RedisMembershipStore implements MembershipStore {
         ...users.map((u) => this.r.sadd(userMembershipsKey(u), room)),
       ]);
     } catch (err) {
-      throw this.toEngineError(err);
+      throw toEngineError(err);
     }
   }
 
@@ -198,7 +192,7 @@ export class RedisMembershipStore implements MembershipStore {
       ]);
       return a + b > 0;
     } catch (err) {
-      throw this.toEngineError(err);
+      throw toEngineError(err);
     }
   }
 
@@ -207,7 +201,7 @@ export class RedisMembershipStore implements MembershipStore {
     try {
       reply = await this.r.parleyRead(logKey(room), readsKey(room), roomMembershipsKey(room), user, messageId);
     } catch (err) {
-      throw this.toEngineError(err);
+      throw toEngineError(err);
     }
     if (reply[0] === 0) throw new ParleyError('NOT_JOINED', `you are not a member of room "${room}": join it first`);
     if (reply[0] === 1) throw new ParleyError('NOT_FOUND', `room "${room}" has no message "${messageId}"`);
@@ -223,7 +217,7 @@ export class RedisMembershipStore implements MembershipStore {
         return { room, lastMessage: entryMessage(top), lastReadId: markerId(mark), unread };
       });
     } catch (err) {
-      throw this.toEngineError(err);
+      throw toEngineError(err);
     }
   }
 
@@ -231,7 +225,7 @@ export class RedisMembershipStore implements MembershipStore {
     try {
       await this.r.parleyMarkDeleted(logKey(room), deletedKey(room), messageId);
     } catch (err) {
-      throw this.toEngineError(err);
+      throw toEngineError(err);
     }
   }
 
@@ -260,7 +254,7 @@ export class RedisMembershipStore implements MembershipStore {
       }
       return out;
     } catch (err) {
-      throw this.toEngineError(err);
+      throw toEngineError(err);
     }
   }
 

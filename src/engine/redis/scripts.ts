@@ -16,7 +16,8 @@
  * ARGV[1] body fragment (codec.encodeBody), ARGV[2] room channel,
  * ARGV[3] / ARGV[4] frame prefix / suffix (codec.messageFrame around the message JSON),
  * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms),
- * ARGV[8] the sender.
+ * ARGV[8] the publish command (`PUBLISH`, or `SPUBLISH` on Cluster: RedisEngine.publishCommand).
+ * ARGV[9] the sender.
  *
  * Each message gets the room's next sequence number (stream field `s`, after
  * `d`), and the sender's read marker moves to it (`<seq>|<id>`), so unread
@@ -44,12 +45,12 @@ local log = KEYS[1]
 local body = ARGV[1]
 local seq = redis.call('INCR', KEYS[2])
 local id = redis.call('XADD', log, '*', 'd', body, 's', seq)
-redis.call('HSET', KEYS[3], ARGV[8], seq .. '|' .. id)
+redis.call('HSET', KEYS[3], ARGV[9], seq .. '|' .. id)
 if redis.call('XLEN', log) > tonumber(ARGV[6]) then
   redis.call('XTRIM', log, 'MAXLEN', ARGV[5])
 end
 local json = '{"id":"' .. id .. '","ts":' .. string.sub(id, 1, string.find(id, '-', 1, true) - 1) .. ',' .. body
-redis.call('PUBLISH', ARGV[2], 'm' .. id .. '|' .. ARGV[3] .. json .. ARGV[4])
+redis.call(ARGV[8], ARGV[2], 'm' .. id .. '|' .. ARGV[3] .. json .. ARGV[4])
 if dedupe then
   redis.call('SET', dedupe, json, 'PX', ARGV[7])
 end
