@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { ChatFeature } from '../features/chat/chat.js';
+import { MessageLifecycle } from '../features/chat/lifecycle.js';
 import { Fanout } from '../features/fanout.js';
 import { PresenceFeature } from '../features/presence/presence.js';
 import { SessionRegistry } from '../features/sessions.js';
@@ -108,8 +109,9 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
   });
   const chat = new ChatFeature(engine, fanout, presence, config.limits, metrics);
+  const lifecycle = new MessageLifecycle(engine, chat);
   const dispatcher = new Dispatcher(
-    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ping: () => ({}) },
+    { ...notYetBuilt, ...chat.handlers(), ...lifecycle.handlers(), ...presence.handlers(), ping: () => ({}) },
     log,
     metrics,
   );
@@ -124,6 +126,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     apiKey: config.apiKey,
     engine,
     chat,
+    lifecycle,
     presence,
     maxBodyBytes: config.limits.maxFrameBytes,
     metrics,
