@@ -4,7 +4,6 @@
  * change (lifecycle-scripts.ts), so all nodes apply one message's changes in
  * one order; the memory engine's MemoryLifecycleStore is the specification.
  */
-import type { Cluster, Redis } from 'ioredis';
 import { ParleyError } from '../../protocol/errors.js';
 import type { Message } from '../../protocol/frames.js';
 import { compareMessageIds, MESSAGE_ID_PATTERN } from '../../protocol/ids.js';
@@ -17,6 +16,7 @@ import {
   type ChangeResult,
   type MessageLifecycleStore,
 } from '../lifecycle-store.js';
+import { toEngineError, type RedisCommands } from './client.js';
 import type { RoomNamesCache } from './keys.js';
 import {
   changedIndexKey,
@@ -51,8 +51,8 @@ export interface RedisLifecycleOptions {
   historyMax: number;
   /** The command the change script publishes with (`PUBLISH`, or `SPUBLISH` on Cluster). */
   publishCommand(): string;
-  /** Maps a command failure to the engine's failure contract. */
-  toEngineError(err: unknown): Error;
+  /** Resolves once the configured replicas hold the writes made on `key`'s node (PARLEY_ACK_REPLICAS). */
+  acknowledged(key: string): Promise<void>;
 }
 
 /** Stream entries (in the given order) to messages, each replaced by its current state when it has one. */
@@ -75,7 +75,7 @@ const CHANGE_ERRORS: Record<string, () => ParleyError> = {
 };
 
 export class RedisLifecycleStore implements MessageLifecycleStore {
-  private readonly cmd: (Redis | Cluster) & LifecycleScripts;
+  private readonly cmd: RedisCommands & LifecycleScripts;
   private readonly argKeep: string;
   private readonly argTrimAbove: string;
 
@@ -83,10 +83,14 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
    * Registers the lifecycle scripts on `client` (the engine's command connection).
    *
    * @example
-   * const store = new RedisLifecycleStore(cmd, names, { historyMax: 10_000, publishCommand: () => 'PUBLISH', toEngineError });
+   * const store = new RedisLifecycleStore(cmd, names, {
+   *   historyMax: 10_000,
+   *   publishCommand: () => 'PUBLISH',
+   *   acknowledged: async () => {},
+   * });
    */
   constructor(
-    client: Redis | Cluster,
+    client: RedisCommands,
     private readonly names: RoomNamesCache,
     private readonly opts: RedisLifecycleOptions,
   ) {
@@ -94,7 +98,7 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
     client.defineCommand('parleyHistory', { lua: HISTORY_LUA, numberOfKeys: 2, readOnly: true });
     client.defineCommand('parleyRecover', { lua: RECOVER_LUA, numberOfKeys: 4, readOnly: true });
     client.defineCommand('parleyGet', { lua: GET_LUA, numberOfKeys: 2, readOnly: true });
-    this.cmd = client as (Redis | Cluster) & LifecycleScripts;
+    this.cmd = client as RedisCommands & LifecycleScripts;
     const max = Math.max(1, Math.floor(opts.historyMax));
     this.argKeep = String(max);
     this.argTrimAbove = String(max + Math.max(1, Math.floor(max / 10)));
@@ -133,13 +137,14 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
         String(REACTION_USERS_SHOWN),
       );
     } catch (err) {
-      throw this.opts.toEngineError(err);
+      throw toEngineError(err);
     }
     const [status, json, changeId] = reply;
     const error = CHANGE_ERRORS[status];
     if (error) throw error();
     const message = JSON.parse(json!) as Message;
     if (status === 'SAME') return { message, changed: false, changeId: null };
+    await this.opts.acknowledged(n.log);
     return { message, changed: true, changeId: changeId! };
   }
 
@@ -148,7 +153,7 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
     try {
       reply = await this.cmd.parleyGet(this.names.get(room).log, stateKey(room), messageId);
     } catch (err) {
-      throw this.opts.toEngineError(err);
+      throw toEngineError(err);
     }
     if (reply === null) return null;
     const [changed, text] = reply;
@@ -161,7 +166,7 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
     try {
       ids = await this.cmd.zrangebyscore(deletedKey(room), min, '+inf');
     } catch (err) {
-      throw this.opts.toEngineError(err);
+      throw toEngineError(err);
     }
     const after = afterId === null ? ids : ids.filter((id) => compareMessageIds(id, afterId) > 0);
     return after.sort(compareMessageIds).slice(0, Math.max(0, max));
@@ -183,7 +188,7 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
         String(limit + 1),
       );
     } catch (err) {
-      throw this.opts.toEngineError(err);
+      throw toEngineError(err);
     }
     const hasMore = entries.length > limit;
     if (hasMore) entries.length = limit;
@@ -208,7 +213,7 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
         String(count),
       );
     } catch (err) {
-      throw this.opts.toEngineError(err);
+      throw toEngineError(err);
     }
     const [known, entries, newestFirst, overlays, changed, changeId, complete] = reply;
     const messages = toMessages(entries, overlays);
