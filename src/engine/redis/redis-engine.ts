@@ -362,7 +362,7 @@ export class RedisEngine implements Engine {
     }
   }
 
-  /** `cluster_state:ok` on a node and every master answering PING. */
+  /** `cluster_state:ok` with every slot served (none on a failed primary) and every master answering PING. */
   private async clusterOk(): Promise<boolean> {
     const cluster = this.cmd as Cluster;
     try {
@@ -372,7 +372,7 @@ export class RedisEngine implements Engine {
         masters[0]!.cluster('INFO') as Promise<string>,
         ...masters.map((m) => m.ping()),
       ]);
-      return /cluster_state:ok/.test(info);
+      return /cluster_state:ok/.test(info) && /cluster_slots_ok:16384\b/.test(info);
     } catch {
       return false;
     }
