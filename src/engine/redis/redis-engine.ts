@@ -41,7 +41,11 @@ import { RedisBus, type BusStats } from './bus.js';
 import { toEngineError, type PublishCommand, type RedisCommands } from './client.js';
 import { ErrorLogLimiter } from './log-limit.js';
 import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
+import type { ModerationStore } from '../moderation-store.js';
+import type { WebhookQueue } from '../webhook-queue.js';
+import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
+import { RedisWebhookQueue } from './redis-webhooks.js';
 import { APPEND_LUA, SINCE_LUA } from './scripts.js';
 
 /** The subset of a pino logger the engine uses. */
@@ -169,6 +173,8 @@ export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore;
+  readonly moderation: ModerationStore;
+  readonly webhooks: WebhookQueue;
   /** Bus counters (resyncs, gap-filled messages, dropped duplicates) for metrics. */
   readonly busStats: BusStats;
   /**
@@ -310,6 +316,8 @@ export class RedisEngine implements Engine {
     );
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
+    this.moderation = new RedisModerationStore(this.cmd);
+    this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs);
   }
 
   /**
