@@ -9,6 +9,7 @@ import type { Message } from '../../src/protocol/frames.js';
 import { compareMessageIds } from '../../src/protocol/ids.js';
 import { waitFor } from '../support/ports.js';
 import { messagesConformance } from './messages-conformance.js';
+import { moderationConformance } from './moderation-conformance.js';
 
 export interface EngineFactory {
   /** A started engine (a "node"); engines made by one factory share storage when multiNode is true. */
@@ -227,6 +228,8 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         });
       }
     });
+
+    moderationConformance(make, factory.multiNode);
 
     describe('presence store', () => {
       it('tracks devices: online on the first, offline only after the last', async () => {

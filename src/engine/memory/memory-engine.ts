@@ -21,7 +21,11 @@ import {
 } from '../engine.js';
 import type { PresenceStore } from '../presence-store.js';
 import { MemoryLifecycleStore } from './memory-lifecycle.js';
+import type { ModerationStore } from '../moderation-store.js';
+import type { WebhookQueue } from '../webhook-queue.js';
+import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
+import { MemoryWebhookQueue } from './memory-webhooks.js';
 
 interface RoomLog {
   entries: Message[];
@@ -57,6 +61,8 @@ export class MemoryEngine implements Engine {
   readonly options: EngineOptions;
   readonly presence: PresenceStore & MemoryPresenceStore;
   readonly lifecycle: MemoryLifecycleStore;
+  readonly moderation: ModerationStore = new MemoryModerationStore();
+  readonly webhooks: WebhookQueue = new MemoryWebhookQueue();
   private readonly logs = new Map<string, RoomLog>();
   private readonly dedupe = new Map<string, { message: Message; expires: number }>();
   private readonly listeners = new Map<string, RoomListener>();

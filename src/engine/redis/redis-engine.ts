@@ -41,7 +41,11 @@ import { toEngineError, type PublishCommand, type RedisCommands } from './client
 import { ErrorLogLimiter } from './log-limit.js';
 import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
 import { RedisLifecycleStore } from './lifecycle.js';
+import type { ModerationStore } from '../moderation-store.js';
+import type { WebhookQueue } from '../webhook-queue.js';
+import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
+import { RedisWebhookQueue } from './redis-webhooks.js';
 import { APPEND_LUA } from './scripts.js';
 
 /** The subset of a pino logger the engine uses. */
@@ -156,6 +160,8 @@ export class RedisEngine implements Engine {
   readonly options: EngineOptions;
   readonly presence: PresenceStore;
   readonly lifecycle: RedisLifecycleStore;
+  readonly moderation: ModerationStore;
+  readonly webhooks: WebhookQueue;
   /** Bus counters (resyncs, gap-filled messages, dropped duplicates) for metrics. */
   readonly busStats: BusStats;
   /**
@@ -301,6 +307,8 @@ export class RedisEngine implements Engine {
       publishCommand: () => this.publishCommand,
       acknowledged: (key) => this.acknowledged(key),
     });
+    this.moderation = new RedisModerationStore(this.cmd);
+    this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs);
   }
 
   /**
@@ -353,7 +361,7 @@ export class RedisEngine implements Engine {
     }
   }
 
-  /** `cluster_state:ok` on a node and every master answering PING. */
+  /** `cluster_state:ok` with every slot served (none on a failed primary) and every master answering PING. */
   private async clusterOk(): Promise<boolean> {
     const cluster = this.cmd as Cluster;
     try {
@@ -363,7 +371,7 @@ export class RedisEngine implements Engine {
         masters[0]!.cluster('INFO') as Promise<string>,
         ...masters.map((m) => m.ping()),
       ]);
-      return /cluster_state:ok/.test(info);
+      return /cluster_state:ok/.test(info) && /cluster_slots_ok:16384\b/.test(info);
     } catch {
       return false;
     }
