@@ -12,8 +12,9 @@
  *
  * which is exact because sending moves the sender's marker to the new message
  * (atomically with the append): every message after a user's marker is from
- * someone else. Deleted messages are recorded by their sequence number
- * (`markDeleted`), so `deletedAfter` is one ordered-set count.
+ * someone else. Deleted messages are the ones the lifecycle store records
+ * (lifecycle-store.ts): on Redis `deletedAfter` is one ordered-set count in
+ * the room's slot, by the marker's id.
  */
 import type { Message } from '../protocol/frames.js';
 
@@ -76,8 +77,6 @@ export interface MembershipStore {
   read(user: string, room: string, messageId: string): Promise<ReadOutcome>;
   /** Every membership of the user with its state, in no particular order. */
   rooms(user: string): Promise<MembershipState[]>;
-  /** Records that a message was deleted, so unread counts leave it out. Idempotent. */
-  markDeleted(room: string, messageId: string): Promise<void>;
   /** Rooms that have messages, most recent message first, as filtered by the query. */
   directory(query: DirectoryQuery): Promise<DirectoryRoom[]>;
 }

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine, EngineOptions } from '../../src/engine/engine.js';
 import { ParleyError } from '../../src/protocol/errors.js';
 import { UNREAD_CAP, type Message } from '../../src/protocol/frames.js';
+import { compareMessageIds } from '../../src/protocol/ids.js';
 import type { EngineFactory } from './conformance.js';
 
 let seq = 0;
@@ -107,22 +108,36 @@ export function roomsConformance(name: string, factory: EngineFactory): void {
       expect((await e.memberships.rooms(ann))[0]!.unread).toBe(1);
     });
 
-    it('leaves deleted messages out of unread (idempotent, only after the marker)', async () => {
+    it('leaves deleted messages out of unread (only after the marker) and shows messages in their current state', async () => {
       const e = await make();
       const r = uniq('r');
       const [ann, bob] = [uniq('ann'), uniq('bob')];
+      const del = (messageId: string) =>
+        e.lifecycle.change({ kind: 'delete', room: r, messageId, by: { server: true } });
       await e.memberships.join(ann, r);
-      const ms = await fill(e, r, bob, 6);
-      await e.memberships.read(ann, r, ms[1]!.id);
-      expect((await e.memberships.join(ann, r)).unread).toBe(4);
-      await e.memberships.markDeleted(r, ms[3]!.id);
-      await e.memberships.markDeleted(r, ms[3]!.id);
-      expect((await e.memberships.join(ann, r)).unread).toBe(3);
-      await e.memberships.markDeleted(r, ms[0]!.id); // before the marker: already read
-      await e.memberships.markDeleted(r, '1-0'); // unknown: nothing
-      expect((await e.memberships.join(ann, r)).unread).toBe(3);
-      await e.memberships.markDeleted(r, ms[5]!.id);
-      expect((await e.memberships.rooms(ann))[0]!.unread).toBe(2);
+      // Appended back to back, so several share a millisecond: the count must split within one.
+      const ms = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => e.append({ room: r, from: bob, text: `m${i}` })),
+      );
+      const ids = ms.map((m) => m.message.id).sort((a, b) => (a === b ? 0 : compareMessageIds(a, b)));
+      await e.memberships.read(ann, r, ids[4]!);
+      expect((await e.memberships.join(ann, r)).unread).toBe(7);
+      await del(ids[5]!);
+      expect((await e.memberships.join(ann, r)).unread).toBe(6);
+      await del(ids[4]!); // the marker's own message and older ones were read already
+      await del(ids[0]!);
+      expect((await e.memberships.join(ann, r)).unread).toBe(6);
+      await del(ids[11]!);
+      const [entry] = await e.memberships.rooms(ann);
+      expect(entry).toMatchObject({ room: r, unread: 5, lastReadId: ids[4] });
+      expect(entry!.lastMessage).toMatchObject({ id: ids[11], deleted: true, text: '' });
+      // A member without a marker: every retained deleted message is left out.
+      expect((await e.memberships.join(uniq('cy'), r)).unread).toBe(8);
+      const edited = (await e.append({ room: r, from: bob, text: 'typo' })).message;
+      await e.lifecycle.change({ kind: 'edit', room: r, messageId: edited.id, text: 'fixed', by: { server: true } });
+      expect((await e.memberships.rooms(ann))[0]!.lastMessage).toMatchObject({ id: edited.id, text: 'fixed' });
+      const dir = await e.memberships.directory({ prefixes: [r], accept: (x) => x === r, limit: 5 });
+      expect(dir[0]!.lastMessage).toMatchObject({ id: edited.id, text: 'fixed' });
     });
 
     it('forget ends the membership and keeps the marker for a later join', async () => {

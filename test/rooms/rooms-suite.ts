@@ -178,6 +178,25 @@ export function roomsSuite(
       expect(rooms[0]).toMatchObject({ room, unread: 3, lastMessage: sent.at(-1) });
     });
 
+    it('unread leaves deleted messages out; rooms shows the newest message as it is now', async () => {
+      const room = uniq('del');
+      const [ann, bob] = [uniq('ann'), uniq('bob')];
+      const a = await client(ann, 0);
+      const b = await client(bob, 1);
+      await a.ok({ type: 'join', room });
+      await b.ok({ type: 'join', room });
+      const sent: Message[] = [];
+      for (let i = 0; i < 4; i++)
+        sent.push((await b.ok<{ message: Message }>({ type: 'send', room, text: `t${i}` })).message);
+      await a.ok({ type: 'read', room, messageId: sent[0]!.id });
+      await b.ok({ type: 'delete', room, messageId: sent[1]!.id });
+      await b.ok({ type: 'edit', room, messageId: sent[3]!.id, text: 'edited' });
+      const { rooms } = await a.ok<{ rooms: RoomEntry[] }>({ type: 'rooms' });
+      expect(rooms[0]).toMatchObject({ room, unread: 2, lastMessage: { id: sent[3]!.id, text: 'edited' } });
+      await b.ok({ type: 'delete', room, messageId: sent[3]!.id });
+      expect(await a.ok<JoinData>({ type: 'join', room })).toMatchObject({ unread: 1 });
+    });
+
     it('leave forget ends the membership; the other connections stay joined', async () => {
       const [r1, r2] = [uniq('r'), uniq('r')];
       const [ann, bob] = [uniq('ann'), uniq('bob')];

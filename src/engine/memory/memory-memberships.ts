@@ -3,6 +3,7 @@
  * specification of the Redis implementation (same conformance suite).
  * The engine calls `noteAppend` synchronously inside `append`, so a
  * message, its sequence number and the sender's marker move together.
+ * Deleted messages are the lifecycle store's (it records them).
  */
 import { ParleyError } from '../../protocol/errors.js';
 import { UNREAD_CAP, type Message } from '../../protocol/frames.js';
@@ -30,22 +31,16 @@ interface RoomReads {
   marks: Map<string, Marker>;
   /** Users with a stored membership. */
   members: Set<string>;
-  /** Sequence numbers of deleted messages, ascending. */
-  deleted: number[];
   /** Ms time of the newest message (0: none yet). */
   lastTs: number;
 }
 
-/** Index of the first element > x in an ascending array. */
-function upperBound(xs: number[], x: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (xs[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** What the store reads from the rest of the memory engine. */
+export interface MembershipHost {
+  /** The room's newest message in its current state, or null. */
+  lastMessage(room: string): Message | null;
+  /** Ids of deleted messages after `afterId` (all when null), at most `max` (the lifecycle store's). */
+  deletedAfter(room: string, afterId: string | null, max: number): Promise<string[]>;
 }
 
 /** Index of `id` in the sorted ids, or -1. */
@@ -64,13 +59,10 @@ export class MemoryMembershipStore implements MembershipStore {
   private readonly byRoom = new Map<string, RoomReads>();
   private readonly byUser = new Map<string, Set<string>>();
 
-  /**
-   * @param historyMax messages the engine keeps per room (ids are trimmed the same way)
-   * @param lastMessage the room's newest message in its current state, from the engine's log
-   */
+  /** @param historyMax messages the engine keeps per room (ids are trimmed the same way) */
   constructor(
     private readonly historyMax: number,
-    private readonly lastMessage: (room: string) => Message | null,
+    private readonly host: MembershipHost,
   ) {}
 
   /** Called by the engine inside append: next sequence number, sender's marker, directory time. */
@@ -92,7 +84,7 @@ export class MemoryMembershipStore implements MembershipStore {
     const st = this.state(room);
     st.members.add(user);
     this.userRooms(user).add(room);
-    return this.readState(st, user);
+    return this.readState(room, st, user);
   }
 
   async addMembers(room: string, users: string[]): Promise<void> {
@@ -129,20 +121,9 @@ export class MemoryMembershipStore implements MembershipStore {
     const out: MembershipState[] = [];
     for (const room of this.byUser.get(user) ?? []) {
       const st = this.state(room);
-      out.push({ room, lastMessage: this.lastMessage(room), ...this.readState(st, user) });
+      out.push({ room, lastMessage: this.host.lastMessage(room), ...(await this.readState(room, st, user)) });
     }
     return out;
-  }
-
-  async markDeleted(room: string, messageId: string): Promise<void> {
-    const st = this.byRoom.get(room);
-    if (!st) return;
-    const at = indexOfId(st.ids, messageId);
-    if (at < 0) return;
-    const seq = st.firstSeq + at;
-    const pos = upperBound(st.deleted, seq);
-    if (pos > 0 && st.deleted[pos - 1] === seq) return;
-    st.deleted.splice(pos, 0, seq);
   }
 
   async directory(query: DirectoryQuery): Promise<DirectoryRoom[]> {
@@ -154,21 +135,20 @@ export class MemoryMembershipStore implements MembershipStore {
     rooms.sort((a, b) => b[1].lastTs - a[1].lastTs || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
     return rooms
       .slice(0, query.limit)
-      .map(([room, st]) => ({ room, members: st.members.size, lastMessage: this.lastMessage(room) }));
+      .map(([room, st]) => ({ room, members: st.members.size, lastMessage: this.host.lastMessage(room) }));
   }
 
-  private readState(st: RoomReads, user: string): ReadState {
+  private async readState(room: string, st: RoomReads, user: string): Promise<ReadState> {
     const mark = st.marks.get(user);
-    const mseq = mark?.seq ?? 0;
-    let unread = st.lastSeq - mseq;
-    if (unread > 0) unread -= st.deleted.length - upperBound(st.deleted, mseq);
+    let unread = st.lastSeq - (mark?.seq ?? 0);
+    if (unread > 0) unread -= (await this.host.deletedAfter(room, mark?.id ?? null, unread)).length;
     return { lastReadId: mark?.id ?? null, unread: Math.max(0, Math.min(UNREAD_CAP, unread)) };
   }
 
   private state(room: string): RoomReads {
     let st = this.byRoom.get(room);
     if (!st) {
-      st = { ids: [], firstSeq: 1, lastSeq: 0, marks: new Map(), members: new Set(), deleted: [], lastTs: 0 };
+      st = { ids: [], firstSeq: 1, lastSeq: 0, marks: new Map(), members: new Set(), lastTs: 0 };
       this.byRoom.set(room, st);
     }
     return st;

@@ -3,14 +3,15 @@
  * docs/redis.md, "Memberships and read markers"). Room-scoped keys carry the
  * room's hash tag `{r:<room>}` (the slot of its log, so the append script can
  * move the sender's marker), user-scoped ones `{u:<user>}`, and the directory
- * is sharded into DIRECTORY_BUCKETS keys `{dir:<n>}` merged on read.
+ * is sharded into DIRECTORY_BUCKETS keys `{dir:<n>}` merged on read. Deleted
+ * messages and changed messages' current state are the lifecycle store's keys
+ * (lifecycle-keys.ts: `{r:<room>}:deleted`, `{r:<room>}:state`).
  *
  * | name | type | what |
  * | --- | --- | --- |
  * | `parley:{r:<room>}:seq` | string (integer) | sequence number of the room's newest message (INCR in the append script) |
  * | `parley:{r:<room>}:reads` | hash | user -> `<seq>\|<messageId>`: the user's read marker |
  * | `parley:{r:<room>}:memberships` | set | users with a stored membership of the room |
- * | `parley:{r:<room>}:deleted` | sorted set | messageId, score = its sequence number: deleted messages |
  * | `parley:{u:<user>}:memberships` | set | rooms the user is a member of |
  * | `parley:{dir:<n>}:recent` | sorted set | room -> ms time of its newest message (rooms hashed to bucket n; no `dm:` rooms) |
  * | `parley:{dir:<n>}:names` | sorted set, all scores 0 | the same rooms, for prefix queries (ZRANGEBYLEX) |
@@ -32,11 +33,6 @@ export function readsKey(room: string): string {
 /** Users with a membership of the room. */
 export function roomMembershipsKey(room: string): string {
   return `parley:{r:${room}}:memberships`;
-}
-
-/** Deleted messages of the room by sequence number. */
-export function deletedKey(room: string): string {
-  return `parley:{r:${room}}:deleted`;
 }
 
 /** Rooms the user is a member of. */

@@ -8,7 +8,9 @@
  * join or forget.
  *
  * The append script (scripts.ts) assigns each message its sequence number
- * (stream field `s`) and moves the sender's marker; this store reads them.
+ * (stream field `s`) and moves the sender's marker; the lifecycle scripts
+ * record deletions (`{r:<room>}:deleted`) and changed messages' current state
+ * (`{r:<room>}:state`); this store reads them.
  */
 import { ParleyError } from '../../protocol/errors.js';
 import { UNREAD_CAP, type Message } from '../../protocol/frames.js';
@@ -23,9 +25,9 @@ import type {
 } from '../membership-store.js';
 import { toEngineError, type RedisCommands } from './client.js';
 import { logKey } from './keys.js';
+import { deletedKey, stateKey } from './lifecycle-keys.js';
 import {
   DIRECTORY_BUCKETS,
-  deletedKey,
   directoryBucket,
   directoryNamesKey,
   directoryRecentKey,
@@ -36,36 +38,64 @@ import {
 } from './membership-keys.js';
 
 type StreamEntry = [id: string, fields: string[]];
+/** A room's newest message as the scripts return it (see entryMessage). */
+type Newest = StreamEntry | [id: string, current: string] | '';
 
-/** Unread from the marker: lastSeq - markerSeq - deleted after the marker, capped. Sets `mark` and `unread`. */
+/**
+ * Unread from the marker: lastSeq - markerSeq - deleted after the marker, capped. Sets `mark` and `unread`.
+ * Deleted messages are the lifecycle store's sorted set (score = the id's ms): those after the marker are
+ * the ones with a later ms, plus those in the marker's own ms with a later sequence part.
+ */
 const UNREAD_SNIPPET = `
 local mark = redis.call('HGET', reads, user)
 local mseq = 0
-if mark then mseq = tonumber(string.sub(mark, 1, string.find(mark, '|', 1, true) - 1)) end
-local unread = tonumber(redis.call('GET', seq) or '0') - mseq
-if unread > 0 then
-  unread = unread - redis.call('ZCOUNT', deleted, '(' .. mseq, '+inf')
-  if unread > cap then unread = cap end
+local unread = tonumber(redis.call('GET', seq) or '0')
+if mark then
+  local bar = string.find(mark, '|', 1, true)
+  mseq = tonumber(string.sub(mark, 1, bar - 1))
+  unread = unread - mseq
+  if unread > 0 then
+    local mid = string.sub(mark, bar + 1)
+    local dash = string.find(mid, '-', 1, true)
+    local ms, mq = string.sub(mid, 1, dash - 1), tonumber(string.sub(mid, dash + 1))
+    unread = unread - redis.call('ZCOUNT', deleted, '(' .. ms, '+inf')
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', deleted, ms, ms)) do
+      if tonumber(string.sub(id, string.find(id, '-', 1, true) + 1)) > mq then unread = unread - 1 end
+    end
+  end
+elseif unread > 0 then
+  unread = unread - redis.call('ZCARD', deleted)
 end
+if unread > cap then unread = cap end
 if unread < 0 then unread = 0 end
+`;
+
+/** The newest entry of the log in its current state: `{id, json-or-fields}` (see entryMessage), or ''. */
+const NEWEST_SNIPPET = `
+local function newest(log, state)
+  local e = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+  if not e then return '' end
+  local cur = redis.call('HGET', state, e[1])
+  if cur then return {e[1], cur} end
+  return e
+end
 `;
 
 /**
  * state: the user's read state in a room, optionally adding the membership
- * first (join) and the room's newest entry (rooms).
- * KEYS: log, seq, reads, deleted, memberships. ARGV: user, cap, join (1/0), withLast (1/0).
- * Returns {marker or '', unread, newest entry or ''}.
+ * first (join) and the room's newest message (rooms).
+ * KEYS: log, seq, reads, deleted, memberships, state (lifecycle-keys.ts).
+ * ARGV: user, cap, join (1/0), withLast (1/0).
+ * Returns {marker or '', unread, newest or ''}.
  */
 export const STATE_LUA = `
-local log, seq, reads, deleted, members = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local log, seq, reads, deleted, members, state = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local user, cap = ARGV[1], tonumber(ARGV[2])
 if ARGV[3] == '1' then redis.call('SADD', members, user) end
 ${UNREAD_SNIPPET}
+${NEWEST_SNIPPET}
 local top = ''
-if ARGV[4] == '1' then
-  local e = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
-  if e[1] then top = e[1] end
-end
+if ARGV[4] == '1' then top = newest(log, state) end
 return {mark or '', unread, top}
 `;
 
@@ -92,21 +122,10 @@ redis.call('HSET', reads, user, s .. '|' .. id)
 return {2, id, 1}
 `;
 
-/** deleted: record a deleted message by its sequence number. KEYS: log, deleted. ARGV: messageId. */
-export const MARK_DELETED_LUA = `
-local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
-if #e == 0 then return 0 end
-local f = e[1][2]
-for i = 1, #f, 2 do
-  if f[i] == 's' then return redis.call('ZADD', KEYS[2], tonumber(f[i + 1]), ARGV[1]) end
-end
-return 0
-`;
-
-/** summary: a directory entry. KEYS: log, memberships. Returns {memberships, newest entry or ''}. */
+/** summary: a directory entry. KEYS: log, memberships, state. Returns {memberships, newest or ''}. */
 export const SUMMARY_LUA = `
-local e = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-return {redis.call('SCARD', KEYS[2]), e[1] or ''}
+${NEWEST_SNIPPET}
+return {redis.call('SCARD', KEYS[2]), newest(KEYS[1], KEYS[3])}
 `;
 
 /**
@@ -121,10 +140,9 @@ return 1
 `;
 
 interface MembershipScripts {
-  parleyState(...args: string[]): Promise<[string, number, StreamEntry | '']>;
+  parleyState(...args: string[]): Promise<[string, number, Newest]>;
   parleyRead(...args: string[]): Promise<[number, string?, number?]>;
-  parleyMarkDeleted(...args: string[]): Promise<number>;
-  parleySummary(...args: string[]): Promise<[number, StreamEntry | '']>;
+  parleySummary(...args: string[]): Promise<[number, Newest]>;
   parleyTouch(...args: string[]): Promise<number>;
 }
 
@@ -134,11 +152,15 @@ const DIRECTORY_SCAN_MAX = 20_000;
 const DIRECTORY_PAGE = 128;
 const CAP = String(UNREAD_CAP);
 
-/** A stream entry as a message (the body fragment is field `d`, the first one). */
-function entryMessage(entry: StreamEntry | ''): Message | null {
+/**
+ * The newest message from a script: a stream entry (the body fragment is
+ * field `d`, the first one), or `{id, current JSON}` for a changed message.
+ */
+function entryMessage(entry: Newest): Message | null {
   if (entry === '' || !Array.isArray(entry)) return null;
-  const [id, fields] = entry;
-  const body = fields[1];
+  const [id, rest] = entry;
+  if (typeof rest === 'string') return JSON.parse(rest) as Message;
+  const body = rest[1];
   return body === undefined ? null : (JSON.parse(messageJson(id, idTime(id), body)) as Message);
 }
 
@@ -153,10 +175,9 @@ export class RedisMembershipStore implements MembershipStore {
   /** @param client the engine's command client (one Redis, Sentinel or Cluster; scripts are registered on it) */
   constructor(client: RedisCommands) {
     this.r = client as RedisCommands & MembershipScripts;
-    client.defineCommand('parleyState', { lua: STATE_LUA, numberOfKeys: 5 });
+    client.defineCommand('parleyState', { lua: STATE_LUA, numberOfKeys: 6 });
     client.defineCommand('parleyRead', { lua: READ_LUA, numberOfKeys: 3 });
-    client.defineCommand('parleyMarkDeleted', { lua: MARK_DELETED_LUA, numberOfKeys: 2 });
-    client.defineCommand('parleySummary', { lua: SUMMARY_LUA, numberOfKeys: 2, readOnly: true });
+    client.defineCommand('parleySummary', { lua: SUMMARY_LUA, numberOfKeys: 3, readOnly: true });
     client.defineCommand('parleyTouch', { lua: TOUCH_LUA, numberOfKeys: 2 });
   }
 
@@ -221,14 +242,6 @@ export class RedisMembershipStore implements MembershipStore {
     }
   }
 
-  async markDeleted(room: string, messageId: string): Promise<void> {
-    try {
-      await this.r.parleyMarkDeleted(logKey(room), deletedKey(room), messageId);
-    } catch (err) {
-      throw toEngineError(err);
-    }
-  }
-
   /**
    * Records a room's newest message time in its directory bucket. Called by
    * the engine's append in the same event-loop turn as the append script
@@ -244,7 +257,7 @@ export class RedisMembershipStore implements MembershipStore {
     try {
       const picked = query.prefixes === null ? await this.walkRecent(query) : await this.byNames(query.prefixes, query);
       const summaries = await Promise.all(
-        picked.map((room) => this.r.parleySummary(logKey(room), roomMembershipsKey(room))),
+        picked.map((room) => this.r.parleySummary(logKey(room), roomMembershipsKey(room), stateKey(room))),
       );
       const out: DirectoryRoom[] = [];
       for (let i = 0; i < picked.length; i++) {
@@ -258,18 +271,14 @@ export class RedisMembershipStore implements MembershipStore {
     }
   }
 
-  private state(
-    user: string,
-    room: string,
-    join: boolean,
-    withLast: boolean,
-  ): Promise<[string, number, StreamEntry | '']> {
+  private state(user: string, room: string, join: boolean, withLast: boolean): Promise<[string, number, Newest]> {
     return this.r.parleyState(
       logKey(room),
       seqKey(room),
       readsKey(room),
       deletedKey(room),
       roomMembershipsKey(room),
+      stateKey(room),
       user,
       CAP,
       join ? '1' : '0',

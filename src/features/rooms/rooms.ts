@@ -79,7 +79,7 @@ function byRecentMessage(a: MembershipState, b: MembershipState): number {
 export class RoomsFeature {
   private readonly hooks: RoomsHook[] = [];
 
-  /** Registers the feature's chat hooks (join reply fields, DM memberships, deletions). */
+  /** Registers the feature's chat hooks (join reply fields, DM memberships). */
   constructor(
     private readonly engine: Engine,
     chat: ChatFeature,
@@ -90,9 +90,6 @@ export class RoomsFeature {
       afterSend: async (message) => {
         const pair = dmUsers(message.room);
         if (pair) await store.addMembers(message.room, pair);
-      },
-      afterChange: async (kind, message) => {
-        if (kind === 'deleted') await store.markDeleted(message.room, message.id);
       },
     });
   }
