@@ -65,10 +65,30 @@ export interface Limits {
   requestTimeoutMs: number;
 }
 
+/** A Redis server address (REDIS_CLUSTER_NODES, REDIS_SENTINELS). */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Which storage a node runs on: from exactly one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS, or none. */
+export type StorageMode = 'memory' | 'single' | 'sentinel' | 'cluster';
+
 export interface Config {
   port: number;
   host: string;
+  /** One Redis (REDIS_URL). At most one of redisUrl, redisClusterNodes, redisSentinels is set. */
   redisUrl: string | null;
+  /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES). */
+  redisClusterNodes: HostPort[] | null;
+  /** Sentinels of a Sentinel-managed primary (REDIS_SENTINELS). */
+  redisSentinels: HostPort[] | null;
+  /** The primary's name at the sentinels (REDIS_SENTINEL_NAME, default mymaster). */
+  redisSentinelName: string;
+  /** Replicas that must hold a write before its reply (PARLEY_ACK_REPLICAS, default 0). */
+  ackReplicas: number;
+  /** How long replicas have to confirm a write, ms (PARLEY_ACK_TIMEOUT_MS, default 1000). */
+  ackTimeoutMs: number;
   nodeId: string;
   logLevel: string;
   jwtSecret: string | null;
@@ -223,10 +243,61 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
+/** Parses `host:port,host:port,…` (at least one). */
+function hostPorts(env: Env, name: string): HostPort[] | null {
+  const raw = str(env, name);
+  if (raw === null) return null;
+  const out: HostPort[] = [];
+  for (const part of raw.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const m = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError(name, `must be a comma-separated list of host:port, got "${item}"`);
+    }
+    out.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (out.length === 0) throw new ConfigError(name, 'must name at least one host:port');
+  return out;
+}
+
+/**
+ * Which storage the config selects. Exactly one Redis setting may be set
+ * (buildConfig refuses two), none means the in-process memory engine.
+ *
+ * @example
+ * storageMode(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000' })); // 'cluster'
+ */
+export function storageMode(config: Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'redisSentinels'>): StorageMode {
+  if (config.redisClusterNodes !== null) return 'cluster';
+  if (config.redisSentinels !== null) return 'sentinel';
+  if (config.redisUrl !== null) return 'single';
+  return 'memory';
+}
+
 function buildConfig(env: Env): Config {
   const redisUrl = str(env, 'REDIS_URL');
   if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  }
+  const redisClusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const redisSentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const redisSet = [
+    ['REDIS_URL', redisUrl],
+    ['REDIS_CLUSTER_NODES', redisClusterNodes],
+    ['REDIS_SENTINELS', redisSentinels],
+  ].filter(([, v]) => v !== null);
+  if (redisSet.length > 1) {
+    const names = redisSet.map(([k]) => k as string);
+    throw new ConfigError(
+      names[1]!,
+      `set only one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (got ${names.join(' and ')})`,
+    );
+  }
+  const sentinelName = str(env, 'REDIS_SENTINEL_NAME') ?? 'mymaster';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(sentinelName)) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'must be 1-64 letters, digits, _ . -');
   }
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -246,6 +317,11 @@ function buildConfig(env: Env): Config {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
     redisUrl,
+    redisClusterNodes,
+    redisSentinels,
+    redisSentinelName: sentinelName,
+    ackReplicas: int(env, 'PARLEY_ACK_REPLICAS', 0, 0, 16),
+    ackTimeoutMs: int(env, 'PARLEY_ACK_TIMEOUT_MS', 1000, 1, 60_000),
     nodeId,
     logLevel,
     jwtSecret: str(env, 'PARLEY_JWT_SECRET'),

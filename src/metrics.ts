@@ -125,8 +125,8 @@ export class Metrics {
   });
   readonly info = new Gauge({
     name: 'parley_node_info',
-    help: 'Always 1; labels say which node and engine this is',
-    labelNames: ['node', 'engine'] as const,
+    help: 'Always 1; labels say which node, engine and Redis deployment (redis_mode: memory, single, sentinel, cluster) this is',
+    labelNames: ['node', 'engine', 'redis_mode'] as const,
     registers: [this.registry],
   });
 

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApi } from '../api/router.js';
 import { DevAuthenticator, type Authenticator } from '../auth/authenticator.js';
-import type { Config } from '../config.js';
+import { storageMode, type Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { ChatFeature } from '../features/chat/chat.js';
@@ -78,9 +78,21 @@ async function createEngine(config: Config, log: Logger): Promise<Engine> {
     dedupeWindowMs: config.dedupeWindowMs,
     nodeTimeoutMs: config.nodeTimeoutMs,
   };
-  if (config.redisUrl === null) return new MemoryEngine(options);
+  const mode = storageMode(config);
+  if (mode === 'memory') return new MemoryEngine(options);
   const { RedisEngine } = await import('../engine/redis/redis-engine.js');
-  return new RedisEngine({ ...options, url: config.redisUrl, log });
+  const durability = { ackReplicas: config.ackReplicas, ackTimeoutMs: config.ackTimeoutMs, log };
+  if (mode === 'cluster')
+    return new RedisEngine({ ...options, ...durability, clusterNodes: config.redisClusterNodes! });
+  if (mode === 'sentinel') {
+    return new RedisEngine({
+      ...options,
+      ...durability,
+      sentinels: config.redisSentinels!,
+      sentinelName: config.redisSentinelName,
+    });
+  }
+  return new RedisEngine({ ...options, ...durability, url: config.redisUrl! });
 }
 
 async function createAuthenticator(config: Config): Promise<Authenticator> {
@@ -100,7 +112,7 @@ async function createAuthenticator(config: Config): Promise<Authenticator> {
 export async function createParley(config: Config, log: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const engine = instrumentEngine(await createEngine(config, log), metrics);
-  metrics.info.set({ node: config.nodeId, engine: engine.kind }, 1);
+  metrics.info.set({ node: config.nodeId, engine: engine.kind, redis_mode: storageMode(config) }, 1);
   const auth = await createAuthenticator(config);
   const sessions = new SessionRegistry();
   const fanout = new Fanout(engine, metrics, log, prepareFrame);
