@@ -65,6 +65,25 @@ export interface Limits {
   requestTimeoutMs: number;
 }
 
+/** Webhook delivery (PARLEY_WEBHOOK_*); null in Config when no URL is set. */
+export interface WebhookConfig {
+  url: string;
+  /** HMAC-SHA256 key of `X-Parley-Signature`. */
+  secret: string;
+  /** An answer must start within this, ms (default 5000); else the attempt failed. */
+  timeoutMs: number;
+  /** First retry delay, ms (doubles per attempt, with jitter). */
+  retryBaseMs: number;
+  /** Longest retry delay, ms. */
+  retryMaxMs: number;
+  /** An event still undelivered this long after it was queued is dropped, ms (at least an hour). */
+  retryForMs: number;
+  /** How often a node looks for events queued by other nodes, ms. */
+  pollMs: number;
+  /** Deliveries in flight per node. */
+  concurrency: number;
+}
+
 /** A Redis server address (REDIS_CLUSTER_NODES, REDIS_SENTINELS). */
 export interface HostPort {
   host: string;
@@ -107,6 +126,8 @@ export interface Config {
   /** Behind a reverse proxy: the client IP is the last `X-Forwarded-For` entry (PARLEY_TRUST_PROXY). */
   trustProxy: boolean;
   limits: Limits;
+  /** Webhooks; null when PARLEY_WEBHOOK_URL is unset. */
+  webhook: WebhookConfig | null;
   /** The JSON config file read (PARLEY_CONFIG), if any. */
   configFile?: string | null;
 }
@@ -313,7 +334,27 @@ function buildConfig(env: Env): Config {
   if (trustProxy !== null && !['0', '1', 'true', 'false'].includes(trustProxy)) {
     throw new ConfigError('PARLEY_TRUST_PROXY', `must be 1, 0, true or false, got "${trustProxy}"`);
   }
+  const webhookUrl = str(env, 'PARLEY_WEBHOOK_URL');
+  let webhook: WebhookConfig | null = null;
+  if (webhookUrl !== null) {
+    if (!/^https?:\/\/[^\s]+$/.test(webhookUrl)) {
+      throw new ConfigError('PARLEY_WEBHOOK_URL', `must be an http:// or https:// URL, got "${webhookUrl}"`);
+    }
+    const secret = str(env, 'PARLEY_WEBHOOK_SECRET');
+    if (secret === null) throw new ConfigError('PARLEY_WEBHOOK_SECRET', 'must be set when PARLEY_WEBHOOK_URL is');
+    webhook = {
+      url: webhookUrl,
+      secret,
+      timeoutMs: int(env, 'PARLEY_WEBHOOK_TIMEOUT_MS', 5000, 100),
+      retryBaseMs: int(env, 'PARLEY_WEBHOOK_RETRY_BASE_MS', 1000, 10),
+      retryMaxMs: int(env, 'PARLEY_WEBHOOK_RETRY_MAX_MS', 5 * 60_000, 10),
+      retryForMs: int(env, 'PARLEY_WEBHOOK_RETRY_FOR_MS', 24 * 3600_000, 3600_000),
+      pollMs: int(env, 'PARLEY_WEBHOOK_POLL_MS', 250, 10),
+      concurrency: int(env, 'PARLEY_WEBHOOK_CONCURRENCY', 64, 1, 10_000),
+    };
+  }
   const config: Config = {
+    webhook,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
     redisUrl,

@@ -29,6 +29,7 @@ export const LIMIT_KINDS = [
   'origin',
   'auth',
   'http_body_size',
+  'slow_mode',
 ] as const;
 
 /** Engine calls that are timed (the storage and bus operations the features make). */
@@ -121,6 +122,12 @@ export class Metrics {
   readonly shutdownClosed = new Counter({
     name: 'parley_shutdown_closes_total',
     help: 'Connections closed with 1001 by a graceful shutdown',
+    registers: [this.registry],
+  });
+  readonly webhookDeliveries = new Counter({
+    name: 'parley_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (success, http_error, timeout, network_error, dropped: given up after PARLEY_WEBHOOK_RETRY_FOR_MS)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
   readonly info = new Gauge({

@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   });
   if (config.jwtSecret === null && config.jwtPublicKey === null && config.jwksUrl === null) {
     log.warn(
-      'DEV MODE: no PARLEY_JWT_SECRET / PARLEY_JWT_PUBLIC_KEY / PARLEY_JWKS_URL set; identities (?user=) are NOT verified. Do not expose this node.',
+      'DEV MODE: no PARLEY_JWT_SECRET / PARLEY_JWT_PUBLIC_KEY / PARLEY_JWKS_URL set; identities (?user=, ?roles=) are NOT verified (anyone may claim to be a moderator). Do not expose this node.',
     );
   }
   const mode = storageMode(config);

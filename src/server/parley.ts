@@ -13,7 +13,10 @@ import { storageMode, type Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { ChatFeature } from '../features/chat/chat.js';
+import { MessageLifecycle } from '../features/chat/lifecycle.js';
 import { Fanout } from '../features/fanout.js';
+import { ModerationFeature } from '../features/moderation/moderation.js';
+import { WebhookFeature } from '../features/webhooks/webhooks.js';
 import { PresenceFeature } from '../features/presence/presence.js';
 import { SessionRegistry } from '../features/sessions.js';
 import type { Logger } from '../logger.js';
@@ -120,8 +123,24 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
   });
   const chat = new ChatFeature(engine, fanout, presence, config.limits, metrics);
+  const moderation = new ModerationFeature(engine, chat, sessions, metrics, log);
+  chat.use(moderation.chatHook());
+  presence.guardTyping(moderation.typingGuard());
+  const webhooks = config.webhook ? new WebhookFeature(engine, config.webhook, metrics, log) : null;
+  if (webhooks) {
+    chat.use(webhooks.chatHook());
+    presence.onUserTransition((user, online) => webhooks.userTransition(user, online));
+  }
+  const lifecycle = new MessageLifecycle(engine, chat);
   const dispatcher = new Dispatcher(
-    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ping: () => ({}) },
+    {
+      ...notYetBuilt,
+      ...chat.handlers(),
+      ...lifecycle.handlers(),
+      ...presence.handlers(),
+      ...moderation.handlers(),
+      ping: () => ({}),
+    },
     log,
     metrics,
   );
@@ -137,7 +156,9 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     apiKey: config.apiKey,
     engine,
     chat,
+    lifecycle,
     presence,
+    moderation,
     maxBodyBytes: config.limits.maxFrameBytes,
     metrics,
   });
@@ -161,6 +182,10 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   http.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
 
   engine.onControl((msg) => {
+    if (msg.kind === 'moderation') {
+      moderation.onControl(msg).catch((err: unknown) => log.warn({ err }, 'moderation control message failed'));
+      return;
+    }
     const local = sessions.ofUser(msg.user);
     if (local.size === 0) return;
     if (msg.kind === 'disconnect') {
@@ -183,6 +208,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     async start() {
       await engine.start();
       presence.start();
+      webhooks?.start();
       await new Promise<void>((resolveListen, reject) => {
         http.once('error', reject);
         http.listen(config.port, config.host, () => {
@@ -224,6 +250,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
         }
         if (!(await within(ws.drained(), left(0.7)))) log.warn('shutdown: connection cleanup did not finish');
         ws.close();
+        if (webhooks) await within(webhooks.stop(), left(0.5));
         if (!(await within(engine.close(), left()))) log.warn('shutdown: storage did not close in time');
         http.closeAllConnections();
         await within(closing, left());
