@@ -13,6 +13,7 @@ import { storageMode, type Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { ChatFeature } from '../features/chat/chat.js';
+import { MessageLifecycle } from '../features/chat/lifecycle.js';
 import { Fanout } from '../features/fanout.js';
 import { ModerationFeature } from '../features/moderation/moderation.js';
 import { WebhookFeature } from '../features/webhooks/webhooks.js';
@@ -130,8 +131,16 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     chat.use(webhooks.chatHook());
     presence.onUserTransition((user, online) => webhooks.userTransition(user, online));
   }
+  const lifecycle = new MessageLifecycle(engine, chat);
   const dispatcher = new Dispatcher(
-    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ...moderation.handlers(), ping: () => ({}) },
+    {
+      ...notYetBuilt,
+      ...chat.handlers(),
+      ...lifecycle.handlers(),
+      ...presence.handlers(),
+      ...moderation.handlers(),
+      ping: () => ({}),
+    },
     log,
     metrics,
   );
@@ -146,6 +155,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     apiKey: config.apiKey,
     engine,
     chat,
+    lifecycle,
     presence,
     moderation,
     maxBodyBytes: config.limits.maxFrameBytes,

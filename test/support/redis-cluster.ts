@@ -80,6 +80,9 @@ function launch(n: ClusterNodeProcess): ChildProcess {
       'nodes.conf',
       '--cluster-node-timeout',
       '2000',
+      // A shard without a primary must not stop the others (docs/redis.md).
+      '--cluster-require-full-coverage',
+      'no',
       '--dir',
       n.dir,
       '--save',
