@@ -150,6 +150,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   const gate = new CommandGate();
   gate.wrap(dispatcher);
   const ws = new WsGateway({ config, auth, dispatcher, chat, presence, sessions, metrics, log });
+  metrics.gaugeFn('parley_pending_upgrades', 'WebSocket upgrades still being authenticated', () => ws.pendingUpgrades);
   let shuttingDown = false;
   const api = createApi({
     apiKey: config.apiKey,
