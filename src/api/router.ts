@@ -15,12 +15,14 @@ import { cleanName } from '../auth/authenticator.js';
 import { canAccessRoom } from '../auth/identity.js';
 import type { Engine } from '../engine/engine.js';
 import type { ChatFeature } from '../features/chat/chat.js';
+import type { ModerationFeature } from '../features/moderation/moderation.js';
 import type { PresenceFeature } from '../features/presence/presence.js';
 import type { Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import { ParleyError } from '../protocol/errors.js';
 import { isValidId, MESSAGE_ID_PATTERN } from '../protocol/ids.js';
 import { HttpError, labelRoute, sendJson, type ApiHandler } from '../transport/http.js';
+import { moderationRoutes } from './moderation-routes.js';
 import { buildOpenApi } from './openapi.js';
 import {
   EmptySchema,
@@ -38,6 +40,8 @@ export interface ApiDeps {
   engine: Engine;
   chat: ChatFeature;
   presence: PresenceFeature;
+  /** Bans, mutes, room settings (the API key acts as a moderator). */
+  moderation?: ModerationFeature;
   /** Most bytes accepted in a request body. */
   maxBodyBytes: number;
   /** Counts body-size breaches when given. */
@@ -53,7 +57,7 @@ export interface QueryParam {
 
 /** One API route: its handler and its OpenAPI description. */
 export interface ApiRoute {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** OpenAPI path template, e.g. `/api/rooms/{room}/messages`. */
   path: string;
   operationId: string;
@@ -330,6 +334,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
       },
     },
   ];
+  if (deps.moderation) routes.push(...moderationRoutes(deps.moderation, validate));
   routes.push({
     method: 'GET',
     path: '/api/openapi.json',

@@ -7,7 +7,9 @@
  * with ParleyError('UNAVAILABLE') within a bounded time, never hangs.
  */
 import type { Message } from '../protocol/frames.js';
+import type { ModerationStore } from './moderation-store.js';
 import type { PresenceStore } from './presence-store.js';
+import type { WebhookQueue } from './webhook-queue.js';
 
 /** A message to store; the engine assigns `id` and `ts`. */
 export interface MessageDraft {
@@ -75,6 +77,14 @@ export type ControlMessage =
       user: string;
       code: number;
       reason: string;
+    }
+  | {
+      kind: 'moderation';
+      /** A moderator changed this room's moderation state: nodes drop their cached copy. */
+      room: string;
+      /** With `ban`: every node takes this user's connections out of the room. */
+      action: 'ban' | 'unban' | 'mute' | 'unmute' | 'settings';
+      user?: string;
     };
 
 export type RoomListener = (event: BusEvent) => void;
@@ -130,6 +140,12 @@ export interface Engine {
 
   // ---- presence ----
   readonly presence: PresenceStore;
+
+  // ---- moderation (bans, mutes, slow mode, topic) ----
+  readonly moderation: ModerationStore;
+
+  // ---- webhooks (the durable delivery queue) ----
+  readonly webhooks: WebhookQueue;
 }
 
 export const defaultEngineOptions: Omit<EngineOptions, 'nodeId'> = {

@@ -12,12 +12,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApi } from '../api/router.js';
 import { DevAuthenticator, type Authenticator } from '../auth/authenticator.js';
-import type { Config } from '../config.js';
+import { storageMode, type Config } from '../config.js';
 import { configFromOptions, type SettingOptions } from '../options.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { ChatFeature } from '../features/chat/chat.js';
 import { Fanout } from '../features/fanout.js';
+import { ModerationFeature } from '../features/moderation/moderation.js';
+import { WebhookFeature } from '../features/webhooks/webhooks.js';
 import { PresenceFeature } from '../features/presence/presence.js';
 import { SessionRegistry } from '../features/sessions.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -133,9 +135,21 @@ async function createEngine(config: Config, log: Logger): Promise<Engine> {
     dedupeWindowMs: config.dedupeWindowMs,
     nodeTimeoutMs: config.nodeTimeoutMs,
   };
-  if (config.redisUrl === null) return new MemoryEngine(options);
+  const mode = storageMode(config);
+  if (mode === 'memory') return new MemoryEngine(options);
   const { RedisEngine } = await import('../engine/redis/redis-engine.js');
-  return new RedisEngine({ ...options, url: config.redisUrl, log });
+  const durability = { ackReplicas: config.ackReplicas, ackTimeoutMs: config.ackTimeoutMs, log };
+  if (mode === 'cluster')
+    return new RedisEngine({ ...options, ...durability, clusterNodes: config.redisClusterNodes! });
+  if (mode === 'sentinel') {
+    return new RedisEngine({
+      ...options,
+      ...durability,
+      sentinels: config.redisSentinels!,
+      sentinelName: config.redisSentinelName,
+    });
+  }
+  return new RedisEngine({ ...options, ...durability, url: config.redisUrl! });
 }
 
 async function createAuthenticator(config: Config): Promise<Authenticator> {
@@ -207,7 +221,7 @@ export async function attachParley(server: Server, options: ParleyOptions & Atta
 async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const engine = instrumentEngine(await createEngine(config, log), metrics);
-  metrics.info.set({ node: config.nodeId, engine: engine.kind }, 1);
+  metrics.info.set({ node: config.nodeId, engine: engine.kind, redis_mode: storageMode(config) }, 1);
   const auth = await createAuthenticator(config);
   const sessions = new SessionRegistry();
   const fanout = new Fanout(engine, metrics, log, prepareFrame);
@@ -215,8 +229,16 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
   });
   const chat = new ChatFeature(engine, fanout, presence, config.limits, metrics);
+  const moderation = new ModerationFeature(engine, chat, sessions, metrics, log);
+  chat.use(moderation.chatHook());
+  presence.guardTyping(moderation.typingGuard());
+  const webhooks = config.webhook ? new WebhookFeature(engine, config.webhook, metrics, log) : null;
+  if (webhooks) {
+    chat.use(webhooks.chatHook());
+    presence.onUserTransition((user, online) => webhooks.userTransition(user, online));
+  }
   const dispatcher = new Dispatcher(
-    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ping: () => ({}) },
+    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ...moderation.handlers(), ping: () => ({}) },
     log,
     metrics,
   );
@@ -233,6 +255,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     engine,
     chat,
     presence,
+    moderation,
     maxBodyBytes: config.limits.maxFrameBytes,
     metrics,
   });
@@ -246,6 +269,10 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   };
 
   engine.onControl((msg) => {
+    if (msg.kind === 'moderation') {
+      moderation.onControl(msg).catch((err: unknown) => log.warn({ err }, 'moderation control message failed'));
+      return;
+    }
     const local = sessions.ofUser(msg.user);
     if (local.size === 0) return;
     if (msg.kind === 'disconnect') {
@@ -277,6 +304,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     await engine.start();
     engineStarted = true;
     presence.start();
+    webhooks?.start();
   };
 
   let stopping: Promise<void> | null = null;
@@ -328,6 +356,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     if (!(await within(drained, left(0.7)))) log.warn('shutdown: connection cleanup did not finish');
     ws.close();
     for (const t of side?.extras ?? []) await within(Promise.resolve(t.close()), left(0.5));
+    if (webhooks) await within(webhooks.stop(), left(0.5));
     if (!(await within(engine.close(), left()))) log.warn('shutdown: storage did not close in time');
     side?.closeAll();
     await within(closing, left());

@@ -8,6 +8,7 @@ import type { BusEvent, Engine, EngineOptions } from '../../src/engine/engine.js
 import type { Message } from '../../src/protocol/frames.js';
 import { compareMessageIds } from '../../src/protocol/ids.js';
 import { waitFor } from '../support/ports.js';
+import { moderationConformance } from './moderation-conformance.js';
 
 export interface EngineFactory {
   /** A started engine (a "node"); engines made by one factory share storage when multiNode is true. */
@@ -225,6 +226,8 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         });
       }
     });
+
+    moderationConformance(make, factory.multiNode);
 
     describe('presence store', () => {
       it('tracks devices: online on the first, offline only after the last', async () => {

@@ -77,7 +77,9 @@ describe('metrics on the memory engine', () => {
     }
     expect(value(m, 'parley_limit_breaches_total', { limit: 'send_rate' })).toBe(0);
     expect(value(m, 'parley_presence_events_total', { event: 'join' })).toBe(0);
-    expect(value(m, 'parley_node_info', { node: node.node.config.nodeId, engine: 'memory' })).toBe(1);
+    expect(
+      value(m, 'parley_node_info', { node: node.node.config.nodeId, engine: 'memory', redis_mode: 'memory' }),
+    ).toBe(1);
     expect(value(m, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(value(m, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(value(m, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
@@ -189,7 +191,9 @@ describe('metrics on the Redis engine', () => {
     await ann.ok({ type: 'send', room: 'r', text: 'one' });
     await ann.ok({ type: 'history', room: 'r' });
     let m = await scrape(node);
-    expect(value(m, 'parley_node_info', { node: node.node.config.nodeId, engine: 'redis' })).toBe(1);
+    expect(value(m, 'parley_node_info', { node: node.node.config.nodeId, engine: 'redis', redis_mode: 'single' })).toBe(
+      1,
+    );
     expect(value(m, 'parley_engine_command_seconds_count', { engine: 'redis', op: 'append' })).toBe(1);
     expect(value(m, 'parley_engine_command_seconds_count', { engine: 'redis', op: 'history' })).toBe(1);
     expect(value(m, 'parley_engine_command_seconds_sum', { engine: 'redis', op: 'append' })).toBeGreaterThan(0);

@@ -20,7 +20,11 @@ import {
   type SinceResult,
 } from '../engine.js';
 import type { PresenceStore } from '../presence-store.js';
+import type { ModerationStore } from '../moderation-store.js';
+import type { WebhookQueue } from '../webhook-queue.js';
+import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
+import { MemoryWebhookQueue } from './memory-webhooks.js';
 
 interface RoomLog {
   entries: Message[];
@@ -55,6 +59,8 @@ export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore & MemoryPresenceStore;
+  readonly moderation: ModerationStore = new MemoryModerationStore();
+  readonly webhooks: WebhookQueue = new MemoryWebhookQueue();
   private readonly logs = new Map<string, RoomLog>();
   private readonly dedupe = new Map<string, { message: Message; expires: number }>();
   private readonly listeners = new Map<string, RoomListener>();

@@ -14,7 +14,8 @@
  * KEYS[1] the room's stream; KEYS[2] the dedupe key, only when the draft has a clientMsgId.
  * ARGV[1] body fragment (codec.encodeBody), ARGV[2] room channel,
  * ARGV[3] / ARGV[4] frame prefix / suffix (codec.messageFrame around the message JSON),
- * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms).
+ * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms),
+ * ARGV[8] the publish command (`PUBLISH`, or `SPUBLISH` on Cluster: RedisEngine.publishCommand).
  *
  * Returns the new stream id (a string), or `{storedMessageJson}` for a duplicate.
  *
@@ -41,7 +42,7 @@ if redis.call('XLEN', log) > tonumber(ARGV[6]) then
   redis.call('XTRIM', log, 'MAXLEN', ARGV[5])
 end
 local json = '{"id":"' .. id .. '","ts":' .. string.sub(id, 1, string.find(id, '-', 1, true) - 1) .. ',' .. body
-redis.call('PUBLISH', ARGV[2], 'm' .. id .. '|' .. ARGV[3] .. json .. ARGV[4])
+redis.call(ARGV[8], ARGV[2], 'm' .. id .. '|' .. ARGV[3] .. json .. ARGV[4])
 if dedupe then
   redis.call('SET', dedupe, json, 'PX', ARGV[7])
 end

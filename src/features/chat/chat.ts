@@ -36,14 +36,24 @@ export interface ChatHook {
   beforeJoin?(session: Session, room: string): Promise<void> | void;
   /** Fields merged into the join reply (e.g. lastReadId, unread, topic). */
   joinFields?(session: Session, room: string): Promise<Partial<JoinResult>>;
-  /** Before a session's message is stored (e.g. FORBIDDEN when muted, RATE_LIMITED in slow mode). */
-  beforeSend?(session: Session, room: string): Promise<void> | void;
+  /**
+   * Before a session's message is stored (e.g. FORBIDDEN when muted, RATE_LIMITED in slow mode).
+   * Also called when the room is not joined (so a banned user hears FORBIDDEN, not NOT_JOINED):
+   * `session.rooms.has(room)` tells; chat answers NOT_JOINED when no hook throws.
+   */
+  beforeSend?(session: Session, room: string, draft: SendDraft): Promise<void> | void;
   /** Before a session reads a room's history. */
   beforeHistory?(session: Session, room: string): Promise<void> | void;
   /** After a message was stored (also for the HTTP API); awaited before the reply. Not called for duplicates. */
   afterSend?(message: Message): Promise<void> | void;
   /** After a stored message changed (edit, delete, reaction); awaited before the reply. */
   afterChange?(kind: 'edited' | 'deleted' | 'reaction', message: Message): Promise<void> | void;
+}
+
+/** What a hook sees of a send before it is stored. */
+export interface SendDraft {
+  text: string;
+  clientMsgId?: string;
 }
 
 export class ChatFeature {
@@ -63,7 +73,7 @@ export class ChatFeature {
   }
 
   /** Runs one kind of hook in order; nothing to await when no feature registered it. */
-  private async runHooks<K extends 'beforeJoin' | 'beforeSend' | 'beforeHistory'>(
+  private async runHooks<K extends 'beforeJoin' | 'beforeHistory'>(
     kind: K,
     session: Session,
     room: string,
@@ -190,10 +200,29 @@ export class ChatFeature {
   }
 
   private async leave(session: Session, room: string): Promise<Record<string, never>> {
-    if (!session.rooms.delete(room)) throw new ParleyError('NOT_JOINED', `you have not joined room "${room}"`);
+    if (!(await this.evict(session, room))) throw new ParleyError('NOT_JOINED', `you have not joined room "${room}"`);
+    return {};
+  }
+
+  /**
+   * Takes a session out of a room as a leave does (fan-out, presence `leave`
+   * to the others); false when it had not joined. Used by moderation (bans).
+   */
+  async evict(session: Session, room: string): Promise<boolean> {
+    if (!session.rooms.delete(room)) return false;
     this.fanout.remove(session, room);
     await this.presence.leaveRoom(session, room);
-    return {};
+    return true;
+  }
+
+  private async runBeforeSend(
+    session: Session,
+    room: string,
+    text: string,
+    clientMsgId: string | undefined,
+  ): Promise<void> {
+    const draft: SendDraft = clientMsgId === undefined ? { text } : { text, clientMsgId };
+    for (const h of this.hooks) await h.beforeSend?.(session, room, draft);
   }
 
   private async send(
@@ -202,12 +231,15 @@ export class ChatFeature {
     text: string,
     clientMsgId: string | undefined,
   ): Promise<SendResult> {
-    if (!session.rooms.has(room)) throw new ParleyError('NOT_JOINED', `join room "${room}" before sending to it`);
+    if (!session.rooms.has(room)) {
+      if (this.hooks.length > 0) await this.runBeforeSend(session, room, text, clientMsgId);
+      throw new ParleyError('NOT_JOINED', `join room "${room}" before sending to it`);
+    }
     if (!session.sendBucket.take()) {
       this.metrics.limitBreaches.inc({ limit: 'send_rate' });
       throw new ParleyError('RATE_LIMITED', `at most ${this.limits.sendRate} messages per second`);
     }
-    if (this.hooks.length > 0) await this.runHooks('beforeSend', session, room);
+    if (this.hooks.length > 0) await this.runBeforeSend(session, room, text, clientMsgId);
     const draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string } = {
       room,
       from: session.user,
