@@ -17,6 +17,7 @@ import { configFromOptions, type SettingOptions } from '../options.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { ChatFeature } from '../features/chat/chat.js';
+import { MessageLifecycle } from '../features/chat/lifecycle.js';
 import { Fanout } from '../features/fanout.js';
 import { ModerationFeature } from '../features/moderation/moderation.js';
 import { WebhookFeature } from '../features/webhooks/webhooks.js';
@@ -237,8 +238,16 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     chat.use(webhooks.chatHook());
     presence.onUserTransition((user, online) => webhooks.userTransition(user, online));
   }
+  const lifecycle = new MessageLifecycle(engine, chat);
   const dispatcher = new Dispatcher(
-    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ...moderation.handlers(), ping: () => ({}) },
+    {
+      ...notYetBuilt,
+      ...chat.handlers(),
+      ...lifecycle.handlers(),
+      ...presence.handlers(),
+      ...moderation.handlers(),
+      ping: () => ({}),
+    },
     log,
     metrics,
   );
@@ -249,11 +258,13 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   gate.wrap(dispatcher);
   const transportDeps: TransportDeps = { config, auth, dispatcher, chat, presence, sessions, metrics, log };
   const ws = new WsGateway(transportDeps);
+  metrics.gaugeFn('parley_pending_upgrades', 'WebSocket upgrades still being authenticated', () => ws.pendingUpgrades);
   let shuttingDown = false;
   const api = createApi({
     apiKey: config.apiKey,
     engine,
     chat,
+    lifecycle,
     presence,
     moderation,
     maxBodyBytes: config.limits.maxFrameBytes,

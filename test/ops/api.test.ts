@@ -97,6 +97,8 @@ describe('OpenAPI document', () => {
       [
         'POST /api/rooms/{room}/messages',
         'GET /api/rooms/{room}/messages',
+        'PATCH /api/rooms/{room}/messages/{messageId}',
+        'DELETE /api/rooms/{room}/messages/{messageId}',
         'GET /api/rooms/{room}/presence',
         'GET /api/users/{user}/presence',
         'GET /api/presence',

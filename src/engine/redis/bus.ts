@@ -5,6 +5,7 @@
  * Channel payloads (written by the append script and RedisEngine.publish):
  *
  *     m<id>|<frame>          a stored message: its stream id, then the complete `message` frame
+ *     c<changeId>|<frame>    an edit, delete or reaction: its change-log id, then the `edited`/`deleted`/`reaction` frame
  *     e<skipUser>|<frame>    an ephemeral event; skipUser is empty when unset
  *
  * Ids and user ids never contain `|`, so the first `|` ends the header and
@@ -25,6 +26,11 @@
  *   delivers what was missed in order, then the buffer is replayed (the
  *   last-id filter drops what the fill already delivered).
  *
+ * Change events follow the same scheme with their own ids: the baseline is
+ * the newest entry of the room's change log, each room drops change events
+ * at or below its last change id, and the gap fill replays the change log
+ * (field `f` is the frame) after the messages.
+ *
  * Messages published while the connection was down and trimmed from the
  * stream before the fill are lost; control messages published while it was
  * down are lost too (they are advisory: kicks, user frames).
@@ -42,11 +48,13 @@
  * every second; rooms of other shards are not held up by it.
  */
 import type { Cluster, Redis } from 'ioredis';
+import { compareMessageIds } from '../../protocol/ids.js';
 import { idTime, messageJson } from '../codec.js';
 import type { BusEvent, ControlListener, ControlMessage, RoomListener } from '../engine.js';
 import { CONTROL_CHANNEL, type RoomNames, type RoomNamesCache } from './keys.js';
 
 const CHAR_M = 109; // 'm'
+const CHAR_C = 99; // 'c'
 const CHAR_DASH = 45; // '-'
 const CHAR_0 = 48; // '0'
 
@@ -89,6 +97,8 @@ interface RoomSub {
   lastId: string | null;
   lastMs: number;
   lastSeq: number;
+  /** Last delivered (or baseline) change id, null when the change log was empty at subscribe. */
+  lastChange: string | null;
   /** Raw payloads held back while a gap fill runs, else null. */
   buffer: string[] | null;
 }
@@ -175,23 +185,38 @@ export class RedisBus {
         return;
       }
       const names = this.names.get(room);
-      const s: RoomSub = { names, listener, active: false, lastId: null, lastMs: 0, lastSeq: 0, buffer: null };
+      const s: RoomSub = {
+        names,
+        listener,
+        active: false,
+        lastId: null,
+        lastMs: 0,
+        lastSeq: 0,
+        lastChange: null,
+        buffer: null,
+      };
       // Registered before the SUBSCRIBE: messages may arrive in the same
       // socket read as its acknowledgement, before the await below resumes.
       this.rooms.set(room, s);
       this.byChannel.set(names.channel, s);
       try {
         let top: StreamEntry[];
+        let topChange: StreamEntry[];
         if (this.sharded) {
           // Not ordered with the pushes: read only once the subscription is live.
           await this.sub.ssubscribe(names.channel);
-          top = await this.sub.xrevrange(names.log, '+', '-', 'COUNT', 1);
+          [top, topChange] = await Promise.all([
+            this.sub.xrevrange(names.log, '+', '-', 'COUNT', 1),
+            this.sub.xrevrange(names.changes, '+', '-', 'COUNT', 1),
+          ]);
         } else {
-          [, top] = await Promise.all([
+          [, top, topChange] = await Promise.all([
             this.sub.subscribe(names.channel),
             this.sub.xrevrange(names.log, '+', '-', 'COUNT', 1),
+            this.sub.xrevrange(names.changes, '+', '-', 'COUNT', 1),
           ]);
         }
+        s.lastChange = topChange[0]?.[0] ?? null;
         // Everything published before the XREVRANGE ran has been delivered
         // already (same connection, ordered), so its result is a safe baseline.
         const last = top[0];
@@ -275,6 +300,13 @@ export class RedisBus {
         return;
       }
       event = { kind: 'message', id: s.lastId as string, frame: payload.slice(bar + 1) };
+    } else if (payload.charCodeAt(0) === CHAR_C) {
+      const id = payload.slice(1, bar);
+      if (!this.advanceChange(s, id)) {
+        this.stats.dropped++;
+        return;
+      }
+      event = { kind: 'change', id, frame: payload.slice(bar + 1) };
     } else if (bar === 1) {
       event = { kind: 'event', frame: payload.slice(2) };
     } else {
@@ -302,6 +334,13 @@ export class RedisBus {
     s.lastMs = ms;
     s.lastSeq = seq;
     s.lastId = from === 0 && to === text.length ? text : text.slice(from, to);
+    return true;
+  }
+
+  /** Moves the room's last change id forward to `id` when it is newer; false when it is not. */
+  private advanceChange(s: RoomSub, id: string): boolean {
+    if (s.lastChange !== null && compareMessageIds(id, s.lastChange) <= 0) return false;
+    s.lastChange = id;
     return true;
   }
 
@@ -418,6 +457,20 @@ export class RedisBus {
         this.stats.filled++;
         const frame = names.framePrefix + messageJson(id, idTime(id), body) + names.frameSuffix;
         this.emit(s, { kind: 'message', id, frame });
+      }
+      if (entries.length < this.fillBatch) break;
+    }
+    // Then the changes (a change may concern a message the fill just delivered).
+    for (;;) {
+      const start = s.lastChange === null ? '-' : `(${s.lastChange}`;
+      const entries: StreamEntry[] = await this.sub.xrange(names.changes, start, '+', 'COUNT', this.fillBatch);
+      if (gen !== this.generation || this.rooms.get(names.room) !== s) return;
+      for (const [id, fields] of entries) {
+        const at = fields.indexOf('f');
+        const frame = at >= 0 ? fields[at + 1] : undefined;
+        if (frame === undefined || !this.advanceChange(s, id)) continue;
+        this.stats.filled++;
+        this.emit(s, { kind: 'change', id, frame });
       }
       if (entries.length < this.fillBatch) break;
     }

@@ -21,8 +21,7 @@
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Message } from '../../protocol/frames.js';
-import { MESSAGE_ID_PATTERN } from '../../protocol/ids.js';
-import { encodeBody, idTime, messageJson } from '../codec.js';
+import { encodeBody, idTime } from '../codec.js';
 import {
   defaultEngineOptions,
   type AppendResult,
@@ -41,12 +40,13 @@ import { RedisBus, type BusStats } from './bus.js';
 import { toEngineError, type PublishCommand, type RedisCommands } from './client.js';
 import { ErrorLogLimiter } from './log-limit.js';
 import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
+import { RedisLifecycleStore } from './lifecycle.js';
 import type { ModerationStore } from '../moderation-store.js';
 import type { WebhookQueue } from '../webhook-queue.js';
 import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { RedisWebhookQueue } from './redis-webhooks.js';
-import { APPEND_LUA, SINCE_LUA } from './scripts.js';
+import { APPEND_LUA } from './scripts.js';
 
 /** The subset of a pino logger the engine uses. */
 export interface EngineLogger {
@@ -99,29 +99,15 @@ export interface RedisEngineOptions extends Partial<EngineOptions> {
 /** Custom commands registered with defineCommand. */
 interface ScriptCommands {
   parleyAppend(numKeys: number, ...args: string[]): Promise<string | [string]>;
-  parleySince(log: string, since: string, max: string): Promise<[number, StreamEntry[], number?]>;
 }
-
-type StreamEntry = [id: string, fields: string[]];
 
 /** The message object of a fresh append, built from the draft (same key order as JSON.parse of the stored JSON). */
 function draftMessage(id: string, draft: MessageDraft): Message {
   const m: Message = { id, ts: idTime(id), room: draft.room, from: draft.from, text: draft.text };
   if (draft.name !== undefined) m.name = draft.name;
   if (draft.clientMsgId !== undefined) m.clientMsgId = draft.clientMsgId;
+  if (draft.replyTo !== undefined) m.replyTo = draft.replyTo;
   return m;
-}
-
-/** Stream entries to messages, in the given order. */
-function entriesToMessages(entries: StreamEntry[]): Message[] {
-  const out: Message[] = new Array<Message>(entries.length);
-  let n = 0;
-  for (const [id, fields] of entries) {
-    const body = fields[1];
-    if (body !== undefined) out[n++] = JSON.parse(messageJson(id, idTime(id), body)) as Message;
-  }
-  out.length = n;
-  return out;
 }
 
 /** Races a promise against a timer; the timer never keeps the process alive. */
@@ -173,6 +159,7 @@ export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore;
+  readonly lifecycle: RedisLifecycleStore;
   readonly moderation: ModerationStore;
   readonly webhooks: WebhookQueue;
   /** Bus counters (resyncs, gap-filled messages, dropped duplicates) for metrics. */
@@ -298,7 +285,6 @@ export class RedisEngine implements Engine {
       this.sub = connect({ connectionName: `parley:${name}:sub`, autoResubscribe: false });
     }
     this.cmd.defineCommand('parleyAppend', { lua: APPEND_LUA });
-    this.cmd.defineCommand('parleySince', { lua: SINCE_LUA, numberOfKeys: 1, readOnly: true });
     this.watch(this.cmd, 'cmd');
     if (this.sub) this.watch(this.sub, 'sub');
 
@@ -316,6 +302,11 @@ export class RedisEngine implements Engine {
     );
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
+    this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {
+      historyMax: this.options.historyMax,
+      publishCommand: () => this.publishCommand,
+      acknowledged: (key) => this.acknowledged(key),
+    });
     this.moderation = new RedisModerationStore(this.cmd);
     this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs);
   }
@@ -485,37 +476,14 @@ export class RedisEngine implements Engine {
     return { message: JSON.parse(reply[0]) as Message, duplicate: true };
   }
 
-  /** XREVRANGE strictly before `before` (or from the newest), one extra entry to learn hasMore. */
-  async history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage> {
-    const limit = Math.max(0, Math.floor(opts.limit));
-    // Like the memory engine: nothing sorts before a malformed id.
-    if (opts.before !== undefined && !MESSAGE_ID_PATTERN.test(opts.before)) return { messages: [], hasMore: false };
-    const end = opts.before === undefined ? '+' : `(${opts.before}`;
-    let entries: StreamEntry[];
-    try {
-      entries = await this.cmd.xrevrange(this.names.get(room).log, end, '-', 'COUNT', limit + 1);
-    } catch (err) {
-      throw toEngineError(err);
-    }
-    const hasMore = entries.length > limit;
-    if (hasMore) entries.length = limit;
-    return { messages: entriesToMessages(entries.reverse()), hasMore };
+  /** A page in current state: XREVRANGE plus the page's changed messages, one script (lifecycle.ts). */
+  history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage> {
+    return this.lifecycle.history(room, opts);
   }
 
-  /** The messages after `since`, read atomically by one script (see SINCE_LUA). */
-  async since(room: string, since: string, max: number): Promise<SinceResult> {
-    const count = Math.max(0, Math.floor(max));
-    // Like the memory engine: a malformed id is unknown, everything is "after" it.
-    const from = MESSAGE_ID_PATTERN.test(since) ? since : '0-0';
-    let reply: [number, StreamEntry[], number?];
-    try {
-      reply = await this.cmd.parleySince(this.names.get(room).log, from, String(count));
-    } catch (err) {
-      throw toEngineError(err);
-    }
-    const [recovered, entries, newestFirst] = reply;
-    if (newestFirst === 1) entries.reverse();
-    return { messages: entriesToMessages(entries), recovered: recovered === 1 && from === since };
+  /** The messages after `since` and the older ones changed since, read atomically (lifecycle.ts). */
+  since(room: string, since: string, max: number): Promise<SinceResult> {
+    return this.lifecycle.since(room, since, max);
   }
 
   /** Id of the newest entry of the room's stream, or null. */

@@ -48,29 +48,3 @@ if dedupe then
 end
 return id
 `;
-
-/**
- * since: the messages after a given id, for reconnect recovery, read atomically.
- *
- * KEYS[1] the room's stream. ARGV[1] the `since` id, ARGV[2] max.
- *
- * Returns `{recovered, entries}` with entries oldest first, or, when more
- * than max entries followed, `{0, entries, 1}` with the newest max entries
- * newest first (the trailing 1 says so). recovered is 1 only when the exact `since` entry is
- * still in the stream (so nothing before it was trimmed or lost, e.g. by a
- * restart without persistence) and no more than max entries follow it.
- */
-export const SINCE_LUA = `
-local log = KEYS[1]
-local since = ARGV[1]
-local max = tonumber(ARGV[2])
-local known = #redis.call('XRANGE', log, since, since) == 1
-local after = redis.call('XRANGE', log, '(' .. since, '+', 'COUNT', max + 1)
-if #after <= max then
-  return {known and 1 or 0, after}
-end
-if max <= 0 then
-  return {0, {}}
-end
-return {0, redis.call('XREVRANGE', log, '+', '(' .. since, 'COUNT', max), 1}
-`;
