@@ -22,6 +22,7 @@ import { Fanout } from '../features/fanout.js';
 import { ModerationFeature } from '../features/moderation/moderation.js';
 import { WebhookFeature } from '../features/webhooks/webhooks.js';
 import { PresenceFeature } from '../features/presence/presence.js';
+import { RoomsFeature } from '../features/rooms/rooms.js';
 import { SessionRegistry } from '../features/sessions.js';
 import { createLogger, type Logger } from '../logger.js';
 import { instrumentEngine, Metrics } from '../metrics.js';
@@ -239,13 +240,16 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     presence.onUserTransition((user, online) => webhooks.userTransition(user, online));
   }
   const lifecycle = new MessageLifecycle(engine, chat);
+  const rooms = new RoomsFeature(engine, chat);
+  const chatHandlers = chat.handlers();
   const dispatcher = new Dispatcher(
     {
       ...notYetBuilt,
-      ...chat.handlers(),
+      ...chatHandlers,
       ...lifecycle.handlers(),
       ...presence.handlers(),
       ...moderation.handlers(),
+      ...rooms.handlers(chatHandlers.leave),
       ping: () => ({}),
     },
     log,
@@ -266,6 +270,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     chat,
     lifecycle,
     presence,
+    rooms,
     moderation,
     maxBodyBytes: config.limits.maxFrameBytes,
     metrics,
@@ -294,7 +299,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
       for (const s of [...local]) s.close(msg.code, msg.reason);
     } else {
       const frame = prepareFrame(msg.frame);
-      for (const s of local) s.sendPrepared(frame);
+      for (const s of local) if (s.connId !== msg.skipConn) s.sendPrepared(frame);
     }
   });
 
