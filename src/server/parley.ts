@@ -186,6 +186,10 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
       moderation.onControl(msg).catch((err: unknown) => log.warn({ err }, 'moderation control message failed'));
       return;
     }
+    if (msg.kind === 'webhook-wake') {
+      webhooks?.wake(msg.shards);
+      return;
+    }
     const local = sessions.ofUser(msg.user);
     if (local.size === 0) return;
     if (msg.kind === 'disconnect') {
