@@ -242,7 +242,7 @@ function timed<T extends object>(
 /**
  * Returns the engine with every storage call timed into
  * `parley_engine_command_seconds{engine,op}` (presence-store calls as
- * `op="presence.<method>"`) and failures counted in
+ * `op="presence.<method>"`, membership-store calls as `op="memberships.<method>"`) and failures counted in
  * `parley_engine_command_errors_total`. Behaviour is unchanged: same
  * results, same errors, same `this`.
  *
@@ -252,5 +252,6 @@ function timed<T extends object>(
  */
 export function instrumentEngine<E extends Engine>(engine: E, metrics: Metrics): E {
   const presence = timed(engine.presence, engine.kind, 'presence.', (name) => !PRESENCE_SKIP.has(name), metrics);
-  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence });
+  const memberships = timed(engine.memberships, engine.kind, 'memberships.', () => true, metrics);
+  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence, memberships });
 }
