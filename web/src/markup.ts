@@ -76,8 +76,14 @@ function link(url: string): Node {
   return h('a', { href: href.toString(), target: '_blank', rel: 'noopener noreferrer' }, url);
 }
 
-/** A one-line preview of a message text (reply quotes, sidebars): markers left as typed, shortened. */
+/** A one-line plain preview of a message text (reply quotes, the directory): markers dropped, shortened. */
 export function snippet(text: string, max = 80): string {
-  const one = text.replace(/\s+/g, ' ').trim();
+  const one = text
+    .replace(/```[\w+-]*/g, '')
+    .replace(/\*\*([^*\n]+?)\*\*/g, '$1')
+    .replace(/`([^`\n]+)`/g, '$1')
+    .replace(/(?<![\p{L}\p{N}_])_([^_\n]+?)_(?![\p{L}\p{N}_])/gu, '$1')
+    .replace(/\s+/g, ' ')
+    .trim();
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }

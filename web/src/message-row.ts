@@ -23,6 +23,8 @@ export interface RowContext {
   seenBy?: string;
   /** The action bar is open (long-press on a phone). */
   actionsOpen?: boolean;
+  /** No actions (the server took me out of the room). */
+  readOnly?: boolean;
 }
 
 /** A stored message (`m`) or one of mine still being sent (`pending`). */
@@ -89,7 +91,7 @@ export function messageRow(m: Message, ctx: RowContext, pending: Pending | null 
     },
     gutter,
     body,
-    pending || m.deleted || ctx.editor ? null : actions(m, s),
+    pending || m.deleted || ctx.editor || ctx.readOnly ? null : actions(m, s),
   );
 }
 

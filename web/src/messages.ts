@@ -527,6 +527,7 @@ export class Messages {
           editor: editing,
           seenBy: seen?.id === m.id ? seen.text : undefined,
           actionsOpen: this.actions.actionsOpen === m.id,
+          readOnly: view.removed !== '',
         }),
       );
       prev = { from: m.from, ts: m.ts };

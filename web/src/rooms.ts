@@ -411,13 +411,17 @@ export class Rooms {
     view.removed = reason;
     view.joined = false;
     view.typing.clear();
-    this.deps.shell.toast(
-      reason === 'banned' ? `You were banned from #${this.state.roomLabel(room)}.` : `You were removed from #${room}.`,
-    );
     this.renderRooms();
     if (room === this.state.active) {
       this.renderHeader();
       this.deps.messages.renderRemoved();
+      this.deps.messages.render('keep');
+    } else {
+      this.deps.shell.toast(
+        reason === 'banned'
+          ? `You were banned from #${this.state.roomLabel(room)}.`
+          : `You were removed from #${room}.`,
+      );
     }
   }
 
@@ -524,7 +528,9 @@ export class Rooms {
       conn === 'reconnecting'
         ? 'offline, reconnecting…'
         : view.removed
-          ? view.removed
+          ? view.removed === 'banned'
+            ? 'you were banned'
+            : 'removed'
           : view.joined
             ? peer
               ? (view.members.get(peer)?.status ?? '')
