@@ -103,6 +103,11 @@ export type ControlMessage =
       /** With `ban`: every node takes this user's connections out of the room. */
       action: 'ban' | 'unban' | 'mute' | 'unmute' | 'settings';
       user?: string;
+    }
+  | {
+      kind: 'webhook-wake';
+      /** Webhook shards that got events: their lease holder reads them now instead of at its next poll. */
+      shards: number[];
     };
 
 export type RoomListener = (event: BusEvent) => void;

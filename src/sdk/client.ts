@@ -167,6 +167,22 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 
   /**
+   * Your roles as this client was told them (the `roles` claim of a static
+   * token, or the dev-mode `query.roles` list); unverified, for showing
+   * moderator tools. The server decides what you may do.
+   *
+   * @example
+   * if (client.roles.includes('moderator')) showModeratorTools();
+   */
+  get roles(): string[] {
+    if (typeof this.opts.token === 'string') {
+      const roles = (jwtClaims(this.opts.token) as { roles?: unknown } | null)?.roles;
+      return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [];
+    }
+    return (this.opts.query?.roles ?? '').split(',').filter(Boolean);
+  }
+
+  /**
    * The rooms this client is in (or is rejoining), in join order.
    *
    * @example

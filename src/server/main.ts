@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     die(`cannot start: ${describeStartError(err, config)}`);
   }
   installShutdown(node, config, log);
-  log.info({ port, host: config.host }, `parley listening on http://${config.host}:${port}`);
+  log.info({ port, host: config.host, pid: process.pid }, `parley listening on http://${config.host}:${port}`);
 }
 
 main().catch((err: unknown) => {

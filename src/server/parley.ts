@@ -150,6 +150,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   const gate = new CommandGate();
   gate.wrap(dispatcher);
   const ws = new WsGateway({ config, auth, dispatcher, chat, presence, sessions, metrics, log });
+  metrics.gaugeFn('parley_pending_upgrades', 'WebSocket upgrades still being authenticated', () => ws.pendingUpgrades);
   let shuttingDown = false;
   const api = createApi({
     apiKey: config.apiKey,
@@ -183,6 +184,10 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   engine.onControl((msg) => {
     if (msg.kind === 'moderation') {
       moderation.onControl(msg).catch((err: unknown) => log.warn({ err }, 'moderation control message failed'));
+      return;
+    }
+    if (msg.kind === 'webhook-wake') {
+      webhooks?.wake(msg.shards);
       return;
     }
     const local = sessions.ofUser(msg.user);

@@ -143,8 +143,9 @@ describe('SDK basics', () => {
     await bob.typing('typing');
     await bob.typing('typing');
     await bob.typing('typing');
-    await waitFor(() => seen.typing.length > 0);
-    await sleep(200);
+    // A later frame on bob's socket is the marker: once ann has it, every typing event bob caused has arrived.
+    await bob.send('typing', 'marker');
+    await waitFor(() => seen.messages.find((m) => m.room === 'typing' && m.text === 'marker'));
     expect(seen.typing).toEqual([{ room: 'typing', user: 'bob' }]);
   });
 

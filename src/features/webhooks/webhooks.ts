@@ -33,6 +33,9 @@ export function signature(body: string, secret: string): string {
 /** Outcome of one attempt, as counted in parley_webhook_deliveries_total. */
 export type AttemptOutcome = 'success' | 'http_error' | 'timeout' | 'network_error';
 
+/** Longest a wake-up for another node's shard waits to be sent with others, ms. */
+const WAKE_MS = 5;
+
 /** Most events a shard worker holds in memory (read but not delivered). */
 const SHARD_BUFFER = 1000;
 
@@ -96,12 +99,37 @@ export class WebhookFeature {
     }
     try {
       await this.engine.webhooks.enqueue(partition, body);
-      this.workers.get(shardOf(partition, this.engine.webhooks.shards))?.wake();
+      const shard = shardOf(partition, this.engine.webhooks.shards);
+      const local = this.workers.get(shard);
+      if (local) local.wake();
+      else this.wakeHolder(shard);
     } catch (err) {
       // The event happened (the message is stored): keep it and retry rather than fail the command.
       this.log.warn({ err, type }, 'webhook enqueue failed; retrying');
       this.unqueued.push({ partition, body });
     }
+  }
+
+  /** Shards to wake on other nodes, sent together once per WAKE_MS. */
+  private readonly toWake = new Set<number>();
+  private wakeTimer: NodeJS.Timeout | null = null;
+
+  /** Tells the holder of a shard (another node) to read it now; coalesced, so one control message covers a burst. */
+  private wakeHolder(shard: number): void {
+    this.toWake.add(shard);
+    if (this.wakeTimer) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      const shards = [...this.toWake];
+      this.toWake.clear();
+      this.engine.publishControl({ kind: 'webhook-wake', shards }).catch(() => undefined); // the poll covers a loss
+    }, WAKE_MS);
+    this.wakeTimer.unref();
+  }
+
+  /** A `webhook-wake` control message: read these shards now if this node holds them. */
+  wake(shards: number[]): void {
+    for (const s of shards) this.workers.get(s)?.wake();
   }
 
   private async flushUnqueued(): Promise<void> {
@@ -132,7 +160,8 @@ export class WebhookFeature {
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
-    this.leaseTimer = this.pollTimer = null;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.leaseTimer = this.pollTimer = this.wakeTimer = null;
     const shards = [...this.workers.keys()];
     for (const w of this.workers.values()) w.stop();
     this.workers.clear();
