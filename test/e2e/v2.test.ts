@@ -174,7 +174,8 @@ describe('web page v2 in chromium', { timeout: 90_000 }, () => {
     await sendMessage(ann, 'psst, lunch?');
     await row(ann, 'psst, lunch?').waitFor();
     expect(await ann.textContent('#dm-list')).toContain('Bob');
-    expect(await ann.textContent('#dm-list')).not.toContain('dm:');
+    await ann.waitForSelector('#history-edge >> text=This is the start of your conversation with Bob');
+    expect(await ann.locator('#app').innerText()).not.toContain('dm:');
 
     // Bob never joined it: it appears in his sidebar with an unread badge.
     const bobDm = bob.locator('#dm-list .room', { hasText: 'Ann Lee' });
@@ -184,6 +185,7 @@ describe('web page v2 in chromium', { timeout: 90_000 }, () => {
     await row(bob, 'psst, lunch?').waitFor();
     await bobDm.locator('.badge').waitFor({ state: 'detached' });
     expect(await bob.textContent('#room-title')).toBe('Ann Lee');
+    expect(await bob.locator('#app').innerText()).not.toContain('dm:');
     // Ann sees that Bob read it.
     await ann.waitForSelector('.msg-seen >> text=Seen by Bob');
     await shot(ann, '28-dm-seen');
