@@ -86,6 +86,8 @@ export interface Config {
   webRoot: string | null;
   /** Behind a reverse proxy: the client IP is the last `X-Forwarded-For` entry (PARLEY_TRUST_PROXY). */
   trustProxy: boolean;
+  /** Serve Socket.IO v4 clients at /socket.io/ (PARLEY_SOCKETIO, default on; `0` turns it off). */
+  socketio: boolean;
   limits: Limits;
   /** The JSON config file read (PARLEY_CONFIG), if any. */
   configFile?: string | null;
@@ -242,6 +244,10 @@ function buildConfig(env: Env): Config {
   if (trustProxy !== null && !['0', '1', 'true', 'false'].includes(trustProxy)) {
     throw new ConfigError('PARLEY_TRUST_PROXY', `must be 1, 0, true or false, got "${trustProxy}"`);
   }
+  const socketio = str(env, 'PARLEY_SOCKETIO');
+  if (socketio !== null && !['0', '1', 'true', 'false'].includes(socketio)) {
+    throw new ConfigError('PARLEY_SOCKETIO', `must be 1, 0, true or false, got "${socketio}"`);
+  }
   const config: Config = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
@@ -267,6 +273,7 @@ function buildConfig(env: Env): Config {
     shutdownTimeoutMs: int(env, 'PARLEY_SHUTDOWN_TIMEOUT_MS', 10_000, 100),
     webRoot: str(env, 'PARLEY_WEB_ROOT'),
     trustProxy: trustProxy === '1' || trustProxy === 'true',
+    socketio: socketio === null || socketio === '1' || socketio === 'true',
     limits: {
       maxFrameBytes: int(env, 'PARLEY_MAX_FRAME_BYTES', L.maxFrameBytes, 256),
       maxTextChars: int(env, 'PARLEY_MAX_TEXT_CHARS', L.maxTextChars, 1),

@@ -22,6 +22,7 @@ import { CloseCodes } from '../protocol/codes.js';
 import { Dispatcher, type Handlers } from '../session/commands.js';
 import { ParleyError } from '../protocol/errors.js';
 import { createHttpServer } from '../transport/http.js';
+import { SocketIoGateway } from '../transport/socketio.js';
 import { WsGateway } from '../transport/ws.js';
 import { prepareFrame } from '../transport/ws-frame.js';
 import { CommandGate, SocketTracker, within } from './shutdown.js';
@@ -145,7 +146,13 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   http.maxHeadersCount = L.maxHeaders;
   http.headersTimeout = L.headersTimeoutMs;
   http.requestTimeout = L.requestTimeoutMs;
-  http.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
+  // Socket.IO clients at /socket.io/ (its requests and upgrades); everything else as before.
+  const sio = config.socketio
+    ? new SocketIoGateway(http, { config, auth, dispatcher, chat, presence, sessions, metrics, log })
+    : null;
+  http.on('upgrade', (req, socket, head) => {
+    if (!sio?.handles(req)) ws.handleUpgrade(req, socket, head);
+  });
 
   engine.onControl((msg) => {
     const local = sessions.ofUser(msg.user);
@@ -187,6 +194,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
         shuttingDown = true;
         gate.close();
         ws.stopAccepting();
+        sio?.stopAccepting();
         presence.stop();
         const closing = new Promise<void>((r) => http.close(() => r()));
         http.closeIdleConnections();
@@ -209,8 +217,10 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
         if (dropped > 0) {
           log.warn({ sockets: dropped }, 'shutdown: dropped clients that did not finish the closing handshake');
         }
-        if (!(await within(ws.drained(), left(0.7)))) log.warn('shutdown: connection cleanup did not finish');
+        const cleanups = Promise.all([ws.drained(), sio?.drained()]);
+        if (!(await within(cleanups, left(0.7)))) log.warn('shutdown: connection cleanup did not finish');
         ws.close();
+        sio?.close();
         if (!(await within(engine.close(), left()))) log.warn('shutdown: storage did not close in time');
         http.closeAllConnections();
         await within(closing, left());
