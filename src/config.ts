@@ -65,10 +65,49 @@ export interface Limits {
   requestTimeoutMs: number;
 }
 
+/** Webhook delivery (PARLEY_WEBHOOK_*); null in Config when no URL is set. */
+export interface WebhookConfig {
+  url: string;
+  /** HMAC-SHA256 key of `X-Parley-Signature`. */
+  secret: string;
+  /** An answer must start within this, ms (default 5000); else the attempt failed. */
+  timeoutMs: number;
+  /** First retry delay, ms (doubles per attempt, with jitter). */
+  retryBaseMs: number;
+  /** Longest retry delay, ms. */
+  retryMaxMs: number;
+  /** An event still undelivered this long after it was queued is dropped, ms (at least an hour). */
+  retryForMs: number;
+  /** How often a node looks for events queued by other nodes, ms. */
+  pollMs: number;
+  /** Deliveries in flight per node. */
+  concurrency: number;
+}
+
+/** A Redis server address (REDIS_CLUSTER_NODES, REDIS_SENTINELS). */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Which storage a node runs on: from exactly one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS, or none. */
+export type StorageMode = 'memory' | 'single' | 'sentinel' | 'cluster';
+
 export interface Config {
   port: number;
   host: string;
+  /** One Redis (REDIS_URL). At most one of redisUrl, redisClusterNodes, redisSentinels is set. */
   redisUrl: string | null;
+  /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES). */
+  redisClusterNodes: HostPort[] | null;
+  /** Sentinels of a Sentinel-managed primary (REDIS_SENTINELS). */
+  redisSentinels: HostPort[] | null;
+  /** The primary's name at the sentinels (REDIS_SENTINEL_NAME, default mymaster). */
+  redisSentinelName: string;
+  /** Replicas that must hold a write before its reply (PARLEY_ACK_REPLICAS, default 0). */
+  ackReplicas: number;
+  /** How long replicas have to confirm a write, ms (PARLEY_ACK_TIMEOUT_MS, default 1000). */
+  ackTimeoutMs: number;
   nodeId: string;
   logLevel: string;
   jwtSecret: string | null;
@@ -89,6 +128,8 @@ export interface Config {
   /** Serve Socket.IO v4 clients at /socket.io/ (PARLEY_SOCKETIO, default on; `0` turns it off). */
   socketio: boolean;
   limits: Limits;
+  /** Webhooks; null when PARLEY_WEBHOOK_URL is unset. */
+  webhook: WebhookConfig | null;
   /** The JSON config file read (PARLEY_CONFIG), if any. */
   configFile?: string | null;
 }
@@ -225,10 +266,61 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
+/** Parses `host:port,host:port,…` (at least one). */
+function hostPorts(env: Env, name: string): HostPort[] | null {
+  const raw = str(env, name);
+  if (raw === null) return null;
+  const out: HostPort[] = [];
+  for (const part of raw.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const m = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError(name, `must be a comma-separated list of host:port, got "${item}"`);
+    }
+    out.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (out.length === 0) throw new ConfigError(name, 'must name at least one host:port');
+  return out;
+}
+
+/**
+ * Which storage the config selects. Exactly one Redis setting may be set
+ * (buildConfig refuses two), none means the in-process memory engine.
+ *
+ * @example
+ * storageMode(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000' })); // 'cluster'
+ */
+export function storageMode(config: Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'redisSentinels'>): StorageMode {
+  if (config.redisClusterNodes !== null) return 'cluster';
+  if (config.redisSentinels !== null) return 'sentinel';
+  if (config.redisUrl !== null) return 'single';
+  return 'memory';
+}
+
 function buildConfig(env: Env): Config {
   const redisUrl = str(env, 'REDIS_URL');
   if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  }
+  const redisClusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const redisSentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const redisSet = [
+    ['REDIS_URL', redisUrl],
+    ['REDIS_CLUSTER_NODES', redisClusterNodes],
+    ['REDIS_SENTINELS', redisSentinels],
+  ].filter(([, v]) => v !== null);
+  if (redisSet.length > 1) {
+    const names = redisSet.map(([k]) => k as string);
+    throw new ConfigError(
+      names[1]!,
+      `set only one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (got ${names.join(' and ')})`,
+    );
+  }
+  const sentinelName = str(env, 'REDIS_SENTINEL_NAME') ?? 'mymaster';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(sentinelName)) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'must be 1-64 letters, digits, _ . -');
   }
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -248,10 +340,35 @@ function buildConfig(env: Env): Config {
   if (socketio !== null && !['0', '1', 'true', 'false'].includes(socketio)) {
     throw new ConfigError('PARLEY_SOCKETIO', `must be 1, 0, true or false, got "${socketio}"`);
   }
+  const webhookUrl = str(env, 'PARLEY_WEBHOOK_URL');
+  let webhook: WebhookConfig | null = null;
+  if (webhookUrl !== null) {
+    if (!/^https?:\/\/[^\s]+$/.test(webhookUrl)) {
+      throw new ConfigError('PARLEY_WEBHOOK_URL', `must be an http:// or https:// URL, got "${webhookUrl}"`);
+    }
+    const secret = str(env, 'PARLEY_WEBHOOK_SECRET');
+    if (secret === null) throw new ConfigError('PARLEY_WEBHOOK_SECRET', 'must be set when PARLEY_WEBHOOK_URL is');
+    webhook = {
+      url: webhookUrl,
+      secret,
+      timeoutMs: int(env, 'PARLEY_WEBHOOK_TIMEOUT_MS', 5000, 100),
+      retryBaseMs: int(env, 'PARLEY_WEBHOOK_RETRY_BASE_MS', 1000, 10),
+      retryMaxMs: int(env, 'PARLEY_WEBHOOK_RETRY_MAX_MS', 5 * 60_000, 10),
+      retryForMs: int(env, 'PARLEY_WEBHOOK_RETRY_FOR_MS', 24 * 3600_000, 3600_000),
+      pollMs: int(env, 'PARLEY_WEBHOOK_POLL_MS', 250, 10),
+      concurrency: int(env, 'PARLEY_WEBHOOK_CONCURRENCY', 64, 1, 10_000),
+    };
+  }
   const config: Config = {
+    webhook,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
     redisUrl,
+    redisClusterNodes,
+    redisSentinels,
+    redisSentinelName: sentinelName,
+    ackReplicas: int(env, 'PARLEY_ACK_REPLICAS', 0, 0, 16),
+    ackTimeoutMs: int(env, 'PARLEY_ACK_TIMEOUT_MS', 1000, 1, 60_000),
     nodeId,
     logLevel,
     jwtSecret: str(env, 'PARLEY_JWT_SECRET'),

@@ -29,6 +29,7 @@ export const LIMIT_KINDS = [
   'origin',
   'auth',
   'http_body_size',
+  'slow_mode',
 ] as const;
 
 /** Engine calls that are timed (the storage and bus operations the features make). */
@@ -123,10 +124,16 @@ export class Metrics {
     help: 'Connections closed with 1001 by a graceful shutdown',
     registers: [this.registry],
   });
+  readonly webhookDeliveries = new Counter({
+    name: 'parley_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (success, http_error, timeout, network_error, dropped: given up after PARLEY_WEBHOOK_RETRY_FOR_MS)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly info = new Gauge({
     name: 'parley_node_info',
-    help: 'Always 1; labels say which node and engine this is',
-    labelNames: ['node', 'engine'] as const,
+    help: 'Always 1; labels say which node, engine and Redis deployment (redis_mode: memory, single, sentinel, cluster) this is',
+    labelNames: ['node', 'engine', 'redis_mode'] as const,
     registers: [this.registry],
   });
 

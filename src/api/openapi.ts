@@ -6,7 +6,15 @@
 import { readFileSync } from 'node:fs';
 import type { TSchema } from '@sinclair/typebox';
 import type { ApiRoute } from './router.js';
-import { ErrorSchema, HealthSchema, IdSchema, MessageSchema, PresenceEntrySchema, ReadySchema } from './schemas.js';
+import {
+  ErrorSchema,
+  HealthSchema,
+  IdSchema,
+  MessageIdSchema,
+  MessageSchema,
+  PresenceEntrySchema,
+  ReadySchema,
+} from './schemas.js';
 
 function packageVersion(): string {
   try {
@@ -30,7 +38,7 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: malformed JSON, a missing or wrong-typed field, a bad id (BAD_REQUEST)',
   401: 'Missing or wrong API key, or no PARLEY_API_KEY configured (UNAUTHORIZED)',
   403: 'Not allowed (FORBIDDEN)',
-  404: 'No such route (NOT_FOUND)',
+  404: 'No such route, or no such message (NOT_FOUND)',
   405: 'Method not allowed on this path (BAD_REQUEST; see the Allow header)',
   413: 'Text or body too large (TOO_LARGE)',
   500: 'Internal error (INTERNAL)',
@@ -59,8 +67,11 @@ export function buildOpenApi(routes: ApiRoute[]): Record<string, unknown> {
       name,
       in: 'path',
       required: true,
-      description: `The ${name} id (percent-encode \`:\` and \`@\` if your client needs to)`,
-      schema: plain(IdSchema),
+      description:
+        name === 'messageId'
+          ? 'The message id'
+          : `The ${name} id (percent-encode \`:\` and \`@\` if your client needs to)`,
+      schema: plain(name === 'messageId' ? MessageIdSchema : IdSchema),
     }));
     for (const q of r.query ?? [])
       parameters.push({

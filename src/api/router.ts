@@ -15,17 +15,22 @@ import { cleanName } from '../auth/authenticator.js';
 import { canAccessRoom } from '../auth/identity.js';
 import type { Engine } from '../engine/engine.js';
 import type { ChatFeature } from '../features/chat/chat.js';
+import type { MessageLifecycle } from '../features/chat/lifecycle.js';
+import type { ModerationFeature } from '../features/moderation/moderation.js';
 import type { PresenceFeature } from '../features/presence/presence.js';
 import type { Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import { ParleyError } from '../protocol/errors.js';
 import { isValidId, MESSAGE_ID_PATTERN } from '../protocol/ids.js';
 import { HttpError, labelRoute, sendJson, type ApiHandler } from '../transport/http.js';
+import { moderationRoutes } from './moderation-routes.js';
 import { buildOpenApi } from './openapi.js';
 import {
+  EditBody,
   EmptySchema,
   HistoryPageSchema,
   MessageIdSchema,
+  MessageResultSchema,
   PresenceEntrySchema,
   PublishBody,
   PublishResult,
@@ -37,7 +42,11 @@ export interface ApiDeps {
   apiKey: string | null;
   engine: Engine;
   chat: ChatFeature;
+  /** Edits and deletes as the server. */
+  lifecycle: MessageLifecycle;
   presence: PresenceFeature;
+  /** Bans, mutes, room settings (the API key acts as a moderator). */
+  moderation?: ModerationFeature;
   /** Most bytes accepted in a request body. */
   maxBodyBytes: number;
   /** Counts body-size breaches when given. */
@@ -53,7 +62,7 @@ export interface QueryParam {
 
 /** One API route: its handler and its OpenAPI description. */
 export interface ApiRoute {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** OpenAPI path template, e.g. `/api/rooms/{room}/messages`. */
   path: string;
   operationId: string;
@@ -169,6 +178,12 @@ function pathId(raw: string, what: string): string {
   throw new ParleyError('BAD_REQUEST', `bad ${what} id "${shown}": use 1-128 letters, digits, _ . : @ -`);
 }
 
+/** A message id path parameter (already checked as an id), or BAD_REQUEST. */
+function messageIdParam(id: string): string {
+  if (!MESSAGE_ID_PATTERN.test(id)) throw new ParleyError('BAD_REQUEST', `bad message id "${id}"`);
+  return id;
+}
+
 /** A positive integer query parameter, or undefined when absent. */
 function intParam(url: URL, name: string, max: number): number | undefined {
   const raw = url.searchParams.get(name);
@@ -216,7 +231,14 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
         if (!canAccessRoom({ user: b.from }, room)) {
           throw new ParleyError('FORBIDDEN', `"${b.from}" may not post in private room "${room}"`);
         }
-        const draft: { room: string; from: string; text: string; name?: string; clientMsgId?: string } = {
+        const draft: {
+          room: string;
+          from: string;
+          text: string;
+          name?: string;
+          clientMsgId?: string;
+          replyTo?: string;
+        } = {
           room,
           from: b.from,
           text: b.text,
@@ -224,7 +246,44 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
         const name = cleanName(b.name);
         if (name !== undefined) draft.name = name;
         if (b.clientMsgId !== undefined) draft.clientMsgId = b.clientMsgId;
+        if (b.replyTo !== undefined) draft.replyTo = b.replyTo;
         return { message: await deps.chat.publish(draft) };
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/api/rooms/{room}/messages/{messageId}',
+      operationId: 'editMessage',
+      summary: 'Edit a message as the server',
+      description:
+        "Replaces the message's text (any author's; `from` is kept) and sets `editedAt`; the room's members get an " +
+        '`edited` event. The same text again changes nothing. Unknown or deleted messages are 404.',
+      tags: ['messages'],
+      body: EditBody,
+      status: 200,
+      result: MessageResultSchema,
+      errors: [400, 404, 413],
+      async handle({ params, body }) {
+        validate(EditBody, body, 'body');
+        const id = messageIdParam(params.messageId!);
+        return { message: await deps.lifecycle.editAsServer(params.room!, id, (body as EditBody).text) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/rooms/{room}/messages/{messageId}',
+      operationId: 'deleteMessage',
+      summary: 'Delete a message (as a moderator)',
+      description:
+        'Replaces the message by a tombstone (`deleted: true`, `text: ""`; `id`, `room`, `from`, `ts` kept) and answers ' +
+        "with it; the room's members get a `deleted` event. Unknown or already deleted messages are 404. No body is needed.",
+      tags: ['messages'],
+      status: 200,
+      result: MessageResultSchema,
+      errors: [400, 404],
+      async handle({ params }) {
+        const id = messageIdParam(params.messageId!);
+        return { message: await deps.lifecycle.deleteAsServer(params.room!, id) };
       },
     },
     {
@@ -330,6 +389,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
       },
     },
   ];
+  if (deps.moderation) routes.push(...moderationRoutes(deps.moderation, validate));
   routes.push({
     method: 'GET',
     path: '/api/openapi.json',

@@ -40,6 +40,13 @@ export const PublishBody = Type.Object(
           'Idempotency key: the same value from the same user in the same room within the dedupe window returns the first stored message',
       }),
     ),
+    replyTo: Type.Optional(
+      Type.String({
+        pattern: '^\\d{1,16}-\\d{1,16}$',
+        description:
+          'Id of the message this one answers, in the same room (404 NOT_FOUND when there is none or it was deleted)',
+      }),
+    ),
   },
   {
     additionalProperties: true,
@@ -48,14 +55,38 @@ export const PublishBody = Type.Object(
 );
 export type PublishBody = Static<typeof PublishBody>;
 
+export const EditBody = Type.Object(
+  {
+    text: Type.String({
+      minLength: 1,
+      description: 'The new text (at most PARLEY_MAX_TEXT_CHARS characters, default 4000)',
+    }),
+  },
+  { additionalProperties: true, examples: [{ text: 'Deploy finished (v2.3.1)' }] },
+);
+export type EditBody = Static<typeof EditBody>;
+
+export const ReactionSchema = Type.Object({
+  count: Type.Integer({ description: 'Exact number of users who reacted with this emoji' }),
+  users: Type.Array(Type.String(), { description: 'The first 20 of them, in the order they reacted' }),
+});
+
 export const MessageSchema = Type.Object({
   id: MessageIdSchema,
   room: Type.String(),
   from: Type.String(),
   name: Type.Optional(Type.String()),
-  text: Type.String(),
+  text: Type.String({ description: 'The current text; "" for a deleted message' }),
   ts: Type.Integer({ description: 'Server time, ms since the epoch' }),
   clientMsgId: Type.Optional(Type.String()),
+  replyTo: Type.Optional(Type.String({ description: 'Id of the message this one answers' })),
+  editedAt: Type.Optional(Type.Integer({ description: 'Ms time of the latest edit' })),
+  deleted: Type.Optional(
+    Type.Literal(true, { description: 'A deleted message (a tombstone: id, room, from, ts kept)' }),
+  ),
+  reactions: Type.Optional(
+    Type.Record(Type.String(), ReactionSchema, { description: 'Emoji -> its reactions; absent when none' }),
+  ),
 });
 
 export const PresenceEntrySchema = Type.Object({
@@ -67,6 +98,7 @@ export const PresenceEntrySchema = Type.Object({
 });
 
 export const PublishResult = Type.Object({ message: MessageSchema });
+export const MessageResultSchema = Type.Object({ message: MessageSchema });
 export const HistoryPageSchema = Type.Object({
   messages: Type.Array(MessageSchema, { description: 'Oldest first' }),
   hasMore: Type.Boolean({ description: 'True when older messages exist before the first one returned' }),

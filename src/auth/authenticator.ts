@@ -22,7 +22,15 @@ export function cleanName(name: unknown): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
-/** Dev mode: identities are not verified. */
+/** Longest role name and most roles kept from a dev-mode `?roles=` list. */
+const MAX_ROLE_CHARS = 64;
+const MAX_ROLES = 16;
+
+/**
+ * Dev mode: identities are not verified. `?roles=moderator` (comma list)
+ * sets the identity's roles, just as unverified: anyone can claim any role,
+ * which is the point of dev mode (try moderation without a JWT issuer).
+ */
 export class DevAuthenticator implements Authenticator {
   readonly mode = 'dev' as const;
 
@@ -32,6 +40,13 @@ export class DevAuthenticator implements Authenticator {
       throw new ParleyError('UNAUTHORIZED', 'dev mode: ?user=<id> is required (letters, digits, _ . : @ -, max 128)');
     }
     const name = cleanName(url.searchParams.get('name'));
-    return name === undefined ? { user } : { user, name };
+    const identity: Identity = name === undefined ? { user } : { user, name };
+    const roles = (url.searchParams.get('roles') ?? '')
+      .split(',')
+      .map((r) => r.trim())
+      .filter((r) => r !== '' && r.length <= MAX_ROLE_CHARS)
+      .slice(0, MAX_ROLES);
+    if (roles.length > 0) identity.roles = roles;
+    return identity;
   }
 }

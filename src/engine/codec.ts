@@ -14,6 +14,7 @@ export function encodeBody(draft: MessageDraft): string {
   const body: Omit<Message, 'id' | 'ts'> = { room: draft.room, from: draft.from, text: draft.text };
   if (draft.name !== undefined) body.name = draft.name;
   if (draft.clientMsgId !== undefined) body.clientMsgId = draft.clientMsgId;
+  if (draft.replyTo !== undefined) body.replyTo = draft.replyTo;
   return JSON.stringify(body).slice(1);
 }
 

@@ -7,7 +7,10 @@
  * with ParleyError('UNAVAILABLE') within a bounded time, never hangs.
  */
 import type { Message } from '../protocol/frames.js';
+import type { MessageLifecycleStore } from './lifecycle-store.js';
+import type { ModerationStore } from './moderation-store.js';
 import type { PresenceStore } from './presence-store.js';
+import type { WebhookQueue } from './webhook-queue.js';
 
 /** A message to store; the engine assigns `id` and `ts`. */
 export interface MessageDraft {
@@ -16,6 +19,8 @@ export interface MessageDraft {
   name?: string;
   text: string;
   clientMsgId?: string;
+  /** Id of the message this one answers (checked to exist by the feature). */
+  replyTo?: string;
 }
 
 export interface AppendResult {
@@ -32,13 +37,21 @@ export interface HistoryPage {
 }
 
 export interface SinceResult {
-  /** Messages after `since`, oldest first (at most `max`, the newest ones when capped). */
+  /** Messages after `since`, oldest first (at most `max`, the newest ones when capped), in their current state. */
   messages: Message[];
   /**
    * True only when `since` is still in the room's retained log (so nothing
-   * was trimmed or lost after it) and no more than `max` messages followed.
+   * was trimmed or lost after it), no more than `max` messages followed, and
+   * no more than `max` changes followed whose log still reaches back to `since`.
    */
   recovered: boolean;
+  /**
+   * Current state of messages at or before `since` changed (edited, deleted,
+   * reacted to) after `since` was stored, oldest message first.
+   */
+  changed: Message[];
+  /** Id of the room's newest change covered by this read (null when the room has none). */
+  changeId: string | null;
 }
 
 /**
@@ -51,6 +64,13 @@ export type BusEvent =
       /** The stored message id (for per-connection de-duplication). */
       id: string;
       /** The complete `message` event frame, JSON text. */
+      frame: string;
+    }
+  | {
+      kind: 'change';
+      /** The change's id in the room's change log (for per-connection de-duplication). */
+      id: string;
+      /** The complete `edited`, `deleted` or `reaction` frame, JSON text. */
       frame: string;
     }
   | {
@@ -75,6 +95,19 @@ export type ControlMessage =
       user: string;
       code: number;
       reason: string;
+    }
+  | {
+      kind: 'moderation';
+      /** A moderator changed this room's moderation state: nodes drop their cached copy. */
+      room: string;
+      /** With `ban`: every node takes this user's connections out of the room. */
+      action: 'ban' | 'unban' | 'mute' | 'unmute' | 'settings';
+      user?: string;
+    }
+  | {
+      kind: 'webhook-wake';
+      /** Webhook shards that got events: their lease holder reads them now instead of at its next poll. */
+      shards: number[];
     };
 
 export type RoomListener = (event: BusEvent) => void;
@@ -106,7 +139,7 @@ export interface Engine {
   // ---- messages ----
   /** Atomically: dedupe check, store, publish the `message` event on the room's bus. */
   append(draft: MessageDraft): Promise<AppendResult>;
-  /** A page of history strictly before `before` (or the latest), oldest first. */
+  /** A page of history strictly before `before` (or the latest), oldest first, in current state. */
   history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage>;
   /** The messages after `since`, for reconnect recovery. */
   since(room: string, since: string, max: number): Promise<SinceResult>;
@@ -130,6 +163,14 @@ export interface Engine {
 
   // ---- presence ----
   readonly presence: PresenceStore;
+
+  // ---- edits, deletes, reactions ----
+  readonly lifecycle: MessageLifecycleStore;
+  // ---- moderation (bans, mutes, slow mode, topic) ----
+  readonly moderation: ModerationStore;
+
+  // ---- webhooks (the durable delivery queue) ----
+  readonly webhooks: WebhookQueue;
 }
 
 export const defaultEngineOptions: Omit<EngineOptions, 'nodeId'> = {

@@ -78,6 +78,8 @@ export class Fanout {
     if (ev.kind === 'message') {
       for (const [s, st] of local.members) s.pushMessage(st, ev.id, frame);
       this.metrics.messagesOut.inc(local.members.size);
+    } else if (ev.kind === 'change') {
+      for (const [s, st] of local.members) s.pushChange(st, ev.id, frame);
     } else {
       const skip = ev.skipUser;
       for (const s of local.members.keys()) if (s.user !== skip) s.sendPrepared(frame);

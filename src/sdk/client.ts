@@ -1,206 +1,51 @@
 /**
  * The Parley client: one WebSocket to a Parley server, with request/reply
  * promises, typed events, automatic reconnect (full-jitter backoff), rejoin
- * with `since` (nothing lost, nothing twice), an offline send queue keyed by
- * `clientMsgId`, and a ping keepalive that notices dead sockets.
+ * with `since` (nothing lost, nothing twice, edits/deletes/reactions made
+ * meanwhile applied), an offline send queue keyed by `clientMsgId`, read
+ * state per room, and a ping keepalive that notices dead sockets.
+ *
+ * This file is the facade: the transport lives in connection.ts, the request
+ * queue in requests.ts, rooms and recovery in rooms.ts, the message store in
+ * store.ts, read state in unread.ts, the public types in types.ts.
  *
  * Imports only the shared protocol module (types from frames.ts, plain values
  * from codes/ids), so it bundles small for browsers and runs on Node 20.
  */
 import type {
   ChosenStatus,
-  CommandType,
+  DirectoryEntry,
   HistoryResult,
-  JoinResult,
   Message,
   PresenceEntry,
   PresenceResult,
-  ResultOf,
-  SendResult,
-  StatusResult,
+  RoomEntry,
 } from '../protocol/frames.js';
 import type { ErrorCode } from '../protocol/codes.js';
-import { CloseCodes } from '../protocol/codes.js';
-import { compareMessageIds, isValidId } from '../protocol/ids.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import { isValidId } from '../protocol/ids.js';
+import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ParleyClientError } from './errors.js';
-import { RecentIds, jwtClaims, randomId, socketUrl, utf8Length } from './util.js';
+import { RequestQueue } from './requests.js';
+import { RoomSet, type RoomFrame } from './rooms.js';
+import type {
+  ClientEvents,
+  ClientOptions,
+  ConnectionState,
+  HistoryOptions,
+  JoinedInfo,
+  JoinOptions,
+  LeaveOptions,
+  ModerationOptions,
+  PresenceChange,
+  RequestOptions,
+  SendOptions,
+  UnreadInfo,
+} from './types.js';
+import { ReadState } from './unread.js';
+import { jwtClaims, randomId, utf8Length } from './util.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/** The part of the WebSocket API the SDK uses: the browser's and `ws`'s both fit. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: any) => void) | null;
-  onclose: ((ev: any) => void) | null;
-  onerror: ((ev: any) => void) | null;
-  onmessage: ((ev: any) => void) | null;
-}
-/* eslint-enable @typescript-eslint/no-explicit-any */
-
-/** A WebSocket class: `globalThis.WebSocket` in browsers, `WebSocket` from the `ws` package in Node 20. */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-export interface ClientOptions {
-  /**
-   * Server address: `http://host:3000`, `wss://chat.example.com/ws`, or in a
-   * browser a relative one such as `/` (an empty path becomes `/ws`).
-   */
-  url: string;
-  /** Dev mode: the user id (the server does not verify it). */
-  user?: string;
-  /** Dev mode: the display name. */
-  name?: string;
-  /** JWT mode: the token, or a function returning a fresh one for each (re)connect. */
-  token?: string | (() => string | Promise<string>);
-  /** The WebSocket class to use; default `globalThis.WebSocket` (pass `ws`'s on Node 20). */
-  WebSocket?: WebSocketConstructor;
-  /** Reply timeout of requests, ms. Default 10 000. */
-  requestTimeoutMs?: number;
-  /** Reconnect automatically after the connection drops. Default true. */
-  reconnect?: boolean;
-  /** Reconnect backoff: full jitter, default base 500 ms, cap 30 s. */
-  backoff?: BackoffOptions;
-  /** A ping is sent after this long without any frame from the server, ms. Default 20 000. */
-  pingIntervalMs?: number;
-  /** The socket counts as dead when nothing arrives this long after a ping, ms. Default 10 000. */
-  pongTimeoutMs?: number;
-  /** At most one `typing` per room per this many ms. Default 2 000. */
-  typingThrottleMs?: number;
-  /** Requests that may wait for the connection at once. Default 1 000. */
-  maxQueue?: number;
-  /** Frames larger than this are refused locally (`TOO_LARGE`). Default 65 536. */
-  maxFrameBytes?: number;
-}
-
-/** `idle` before connect(), then `connecting`, `connected`, `reconnecting`, and `closed` at the end. */
-export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface StateChange {
-  state: ConnectionState;
-  previous: ConnectionState;
-  /** While reconnecting: the attempt number (1 = first retry). */
-  attempt?: number;
-  /** While reconnecting: ms until the next attempt. */
-  delayMs?: number;
-  /** The close code of the socket that just closed, if any. */
-  closeCode?: number;
-  reason?: string;
-  /** On `closed`: why the client gave up (kicked, token expired, first connect failed). */
-  error?: ParleyClientError;
-}
-
-/** What a (re)join of a room returned. */
-export interface JoinedInfo {
-  room: string;
-  /** Presence entries of the room's members. */
-  members: PresenceEntry[];
-  count: number;
-  lastMessageId: string | null;
-  /** True when this was an automatic rejoin after a reconnect. */
-  rejoin: boolean;
-}
-
-/** A presence change: `room` is absent for a user-level change (e.g. your own status on another device). */
-export interface PresenceChange {
-  room?: string;
-  event: 'join' | 'leave' | 'update';
-  member: PresenceEntry;
-}
-
-export interface TypingChange {
-  room: string;
-  user: string;
-}
-
-/** A room's history could not be recovered across a reconnect: reload its latest history. */
-export interface ResetInfo {
-  room: string;
-  lastMessageId: string | null;
-}
-
-export interface ClientEvents {
-  /** A new message in a joined room (each message once, in id order per room). */
-  message: (message: Message) => void;
-  presence: (change: PresenceChange) => void;
-  typing: (change: TypingChange) => void;
-  /** Connection state changed (also emitted for each reconnect attempt). */
-  state: (change: StateChange) => void;
-  /** A room was joined or rejoined; carries fresh members. */
-  joined: (info: JoinedInfo) => void;
-  /** The server answered `recovered: false` on a rejoin: messages may be missing, reload the history. */
-  reset: (info: ResetInfo) => void;
-  /** An error not tied to a request: an `error` frame, or a rejoin that was refused (`room` set). */
-  error: (error: ParleyClientError, context: { room?: string }) => void;
-}
-
-export interface SendOptions {
-  /** Your idempotency key; generated when absent. Reuse it to retry a send safely. */
-  clientMsgId?: string;
-  /** Reply timeout once the frame is on the wire, ms (queued time while offline does not count). */
-  timeoutMs?: number;
-}
-
-export interface RequestOptions {
-  /** Reply timeout, ms, counted from the call. Default `requestTimeoutMs`. */
-  timeoutMs?: number;
-}
-
-export interface HistoryOptions extends RequestOptions {
-  /** Only messages older than this id. */
-  before?: string;
-  /** Page size, default 50 (the server caps it at 200). */
-  limit?: number;
-}
-
-export interface JoinOptions extends RequestOptions {
-  /** Ask for the messages after this id (you already have everything up to it). */
-  since?: string;
-}
-
-interface Outgoing {
-  type: CommandType;
-  fields: Record<string, unknown>;
-  resolve: (data: unknown) => void;
-  reject: (err: ParleyClientError) => void;
-  /** Sends wait until their room is joined on the current connection. */
-  room?: string;
-  /** Per-transmission reply timeout (sends, internal requests). */
-  wireTimeoutMs?: number;
-  /** Internal requests are not queued nor retried: they fail when the socket drops. */
-  internal?: boolean;
-  id?: number;
-  /** Times a send was put back after RATE_LIMITED or UNAVAILABLE. */
-  rateRetries?: number;
-  wireTimer?: ReturnType<typeof setTimeout>;
-  deadline?: ReturnType<typeof setTimeout>;
-  done?: boolean;
-}
-
-interface Waiter {
-  resolve: (info: JoinedInfo) => void;
-  reject: (err: ParleyClientError) => void;
-}
-
-class RoomState {
-  lastId: string | null = null;
-  seen = new RecentIds();
-  /** Serial of the connection the room is joined on (0: none). */
-  joinedOn = 0;
-  joining = false;
-  everJoined = false;
-  /** Live events that arrive while a (re)join is in flight, delivered after its batch. */
-  buffer: Message[] | null = null;
-  waiters: Waiter[] = [];
-  info: JoinedInfo | null = null;
-  retryTimer: ReturnType<typeof setTimeout> | undefined;
-  retries = 0;
-  constructor(readonly name: string) {}
-}
-
-const TRANSIENT: ReadonlySet<string> = new Set(['UNAVAILABLE', 'INTERNAL', 'TIMEOUT', 'RATE_LIMITED']);
+export type * from './types.js';
 
 /**
  * A connection to a Parley server.
@@ -216,29 +61,12 @@ const TRANSIENT: ReadonlySet<string> = new Set(['UNAVAILABLE', 'INTERNAL', 'TIME
  */
 export class ParleyClient extends Emitter<ClientEvents> {
   private readonly opts: ClientOptions;
-  private readonly backoff: Backoff;
-  private socket: WebSocketLike | null = null;
-  private serial = 0;
-  private isOpen = false;
-  private currentState: ConnectionState = 'idle';
-  private userClosed = false;
-  private firstConnect: { promise: Promise<void>; resolve: () => void; reject: (e: ParleyClientError) => void } | null =
-    null;
-  private everOpened = false;
-  private readonly rooms = new Map<string, RoomState>();
-  private waiting: Outgoing[] = [];
-  private readonly inflight = new Map<number, Outgoing>();
-  private nextId = 1;
-  private sendsPausedUntil = 0;
-  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private lastFrameAt = 0;
-  private pingOutstanding = false;
+  private readonly conn: Connection;
+  private readonly queue: RequestQueue;
+  private readonly roomSet: RoomSet;
+  private readonly reads: ReadState;
   private desiredStatus: { status: ChosenStatus; text?: string } | null = null;
   private readonly lastTyping = new Map<string, number>();
-  private lastSocketError: string | undefined;
-  private readonly onOnline = (): void => this.reconnectNow();
 
   /**
    * Creates a client; nothing happens on the network until `connect()`.
@@ -246,14 +74,56 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * @example
    * // browser, dev mode
    * const client = new ParleyClient({ url: location.origin, user: 'ann', name: 'Ann' });
-   * // Node 20, JWT mode
+   * // Node 20, JWT mode (the token goes in an Authorization header)
    * import WebSocket from 'ws';
    * const bot = new ParleyClient({ url: 'ws://localhost:3000/ws', token: () => fetchToken(), WebSocket });
    */
   constructor(options: ClientOptions) {
     super();
     this.opts = { ...options };
-    this.backoff = new Backoff(options.backoff);
+    this.conn = new Connection(this.opts, {
+      opened: () => this.onOpened(),
+      frame: (raw) => this.onFrame(raw),
+      dropped: () => {
+        this.queue.dropInflight();
+        this.roomSet.onDropped();
+      },
+      ended: (err) => {
+        this.queue.failAll(err);
+        this.roomSet.clear(err);
+        this.desiredStatus = null;
+      },
+      state: (change) => this.emit('state', change),
+      ping: (timeoutMs) => this.queue.internal('ping', {}, timeoutMs),
+    });
+    this.queue = new RequestQueue(
+      {
+        active: () => this.conn.active,
+        isOpen: () => this.conn.isOpen,
+        write: (text) => this.conn.send(text),
+        roomGate: (room) => {
+          const state = this.roomSet.get(room);
+          if (!state) return 'gone';
+          return state.joinedOn === this.conn.serial && !state.joining ? 'ready' : 'wait';
+        },
+      },
+      this.opts.requestTimeoutMs ?? 10_000,
+      this.opts.maxQueue ?? 1000,
+    );
+    this.reads = new ReadState((info) => this.emit('unread', info));
+    this.roomSet = new RoomSet(
+      {
+        serial: () => this.conn.serial,
+        isOpen: () => this.conn.isOpen,
+        internal: (type, fields) => this.queue.internal(type, fields),
+        emit: (event, ...args) => this.emit(event, ...args),
+        failRoom: (room, err) => this.queue.failRoom(room, () => err),
+        pump: () => this.queue.pump(),
+        me: () => this.userId,
+      },
+      this.reads,
+      this.opts.storeLimit,
+    );
   }
 
   /**
@@ -263,7 +133,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * if (client.state !== 'connected') showBanner('Reconnecting…');
    */
   get state(): ConnectionState {
-    return this.currentState;
+    return this.conn.state;
   }
 
   /**
@@ -297,13 +167,29 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 
   /**
+   * Your roles as this client was told them (the `roles` claim of a static
+   * token, or the dev-mode `query.roles` list); unverified, for showing
+   * moderator tools. The server decides what you may do.
+   *
+   * @example
+   * if (client.roles.includes('moderator')) showModeratorTools();
+   */
+  get roles(): string[] {
+    if (typeof this.opts.token === 'string') {
+      const roles = (jwtClaims(this.opts.token) as { roles?: unknown } | null)?.roles;
+      return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [];
+    }
+    return (this.opts.query?.roles ?? '').split(',').filter(Boolean);
+  }
+
+  /**
    * The rooms this client is in (or is rejoining), in join order.
    *
    * @example
    * client.joinedRooms(); // ['general', 'random']
    */
   joinedRooms(): string[] {
-    return [...this.rooms.keys()];
+    return [...this.roomSet.map.keys()];
   }
 
   /**
@@ -313,7 +199,41 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * client.lastMessageId('general'); // '1717171717171-0'
    */
   lastMessageId(room: string): string | null {
-    return this.rooms.get(room)?.lastId ?? null;
+    return this.roomSet.get(room)?.lastId ?? null;
+  }
+
+  /**
+   * The messages of a joined room this client holds (live, recovered and
+   * loaded with `history`), oldest first, in their current state: edits,
+   * deletes and reactions applied, also those made while it was offline.
+   *
+   * @example
+   * await client.history('general');
+   * for (const m of client.messages('general')) console.log(m.deleted ? '(deleted)' : m.text);
+   */
+  messages(room: string): Message[] {
+    return this.roomSet.get(room)?.store.list() ?? [];
+  }
+
+  /**
+   * One held message of a joined room in its current state.
+   *
+   * @example
+   * const original = client.message('general', reply.replyTo!);
+   */
+  message(room: string, id: string): Message | undefined {
+    return this.roomSet.get(room)?.store.get(id);
+  }
+
+  /**
+   * Your read marker and unread count in `room`, as last heard from the
+   * server and kept current by live events (joined rooms, and rooms listed by `rooms()`).
+   *
+   * @example
+   * const { unread } = client.unread('general') ?? { unread: 0 };
+   */
+  unread(room: string): UnreadInfo | undefined {
+    return this.reads.get(room);
   }
 
   /**
@@ -329,22 +249,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * }
    */
   connect(): Promise<void> {
-    if (this.currentState === 'connected' || this.currentState === 'reconnecting') return Promise.resolve();
-    if (this.firstConnect) return this.firstConnect.promise;
-    this.userClosed = false;
-    this.everOpened = false;
-    let resolve!: () => void;
-    let reject!: (e: ParleyClientError) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    this.firstConnect = { promise, resolve, reject };
-    const win = globalThis as { addEventListener?: (type: string, fn: () => void) => void };
-    win.addEventListener?.('online', this.onOnline);
-    this.setState({ state: 'connecting' });
-    void this.openSocket();
-    return promise;
+    return this.conn.connect();
   }
 
   /**
@@ -355,8 +260,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * window.addEventListener('pagehide', () => client.close());
    */
   close(): void {
-    this.userClosed = true;
-    this.shutdown(new ParleyClientError('CLOSED', 'the client was closed'), undefined, 'closed by the client');
+    this.conn.close();
   }
 
   /**
@@ -366,42 +270,36 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * retryButton.onclick = () => client.reconnectNow();
    */
   reconnectNow(): void {
-    if (this.currentState !== 'reconnecting' || this.socket) return;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    void this.openSocket();
+    this.conn.reconnectNow();
   }
 
   /**
    * Joins a room (and keeps it joined across reconnects until `leave`).
-   * Resolves with the members; load earlier messages with `history`. While
-   * offline the join waits for the connection.
+   * Resolves with the members, your read state and the topic; load earlier
+   * messages with `history`. While offline the join waits for the connection.
    *
    * @example
-   * const { members, lastMessageId } = await client.join('general');
+   * const { members, lastMessageId, unread } = await client.join('general');
    * const { messages } = await client.history('general');
    */
   join(room: string, options: JoinOptions = {}): Promise<JoinedInfo> {
     if (!isValidId(room)) return Promise.reject(new ParleyClientError('BAD_REQUEST', `invalid room id "${room}"`));
-    if (this.currentState === 'closed' || this.currentState === 'idle') {
+    if (!this.conn.active) {
       return Promise.reject(new ParleyClientError('CLOSED', 'call connect() first', { command: 'join' }));
     }
-    let state = this.rooms.get(room);
-    if (state && state.joinedOn === this.serial && this.isOpen && state.info) return Promise.resolve(state.info);
-    if (!state) {
-      state = new RoomState(room);
-      if (options.since) state.lastId = options.since;
-      this.rooms.set(room, state);
+    const existing = this.roomSet.get(room);
+    if (existing && existing.joinedOn === this.conn.serial && this.conn.isOpen && existing.info && !existing.joining) {
+      return Promise.resolve(existing.info);
     }
-    const st = state;
+    const st = this.roomSet.ensure(room, options.since);
     return new Promise<JoinedInfo>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-      const waiter: Waiter = {
-        resolve: (info) => {
+      const timeoutMs = options.timeoutMs ?? this.queue.timeoutMs;
+      const waiter = {
+        resolve: (info: JoinedInfo) => {
           clearTimeout(timer);
           resolve(info);
         },
-        reject: (err) => {
+        reject: (err: ParleyClientError) => {
           clearTimeout(timer);
           reject(err);
         },
@@ -411,78 +309,195 @@ export class ParleyClient extends Emitter<ClientEvents> {
         reject(new ParleyClientError('TIMEOUT', `join "${room}" got no reply in ${timeoutMs} ms`, { command: 'join' }));
       }, timeoutMs);
       st.waiters.push(waiter);
-      if (this.isOpen && !st.joining) void this.joinRoom(st);
+      if (this.conn.isOpen && !st.joining) void this.roomSet.join(st);
     });
   }
 
   /**
-   * Leaves a room: no more events from it, and it is not rejoined on reconnect.
+   * Leaves a room: no more events from it, and it is not rejoined on
+   * reconnect. With `forget: true` your membership ends too (the room leaves
+   * `rooms()` on all your devices; their open connections stay joined).
    *
    * @example
    * await client.leave('random');
+   * await client.leave('old-project', { forget: true });
    */
-  async leave(room: string, options: RequestOptions = {}): Promise<void> {
-    const state = this.rooms.get(room);
-    if (state) {
-      this.rooms.delete(room);
-      clearTimeout(state.retryTimer);
-      const err = new ParleyClientError('NOT_JOINED', `left "${room}"`, { command: 'join' });
-      for (const w of state.waiters.splice(0)) w.reject(err);
-      this.waiting = this.waiting.filter((o) => {
-        if (o.room !== room) return true;
-        this.settle(
-          o,
-          new ParleyClientError('NOT_JOINED', `left "${room}" before the message was sent`, { command: 'send' }),
-        );
-        return false;
-      });
+  async leave(room: string, options: LeaveOptions = {}): Promise<void> {
+    const dropped = this.roomSet.drop(room, new ParleyClientError('NOT_JOINED', `left "${room}"`, { command: 'join' }));
+    if (dropped) {
+      this.queue.failRoom(
+        room,
+        (o) => new ParleyClientError('NOT_JOINED', `left "${room}" before the ${o.type} was sent`, { command: o.type }),
+      );
     }
-    if (!this.isOpen) return;
-    await this.request('leave', { room }, options);
+    if (options.forget) this.reads.forget(room);
+    if (!this.conn.isOpen && !options.forget) return;
+    const fields: Record<string, unknown> = { room };
+    if (options.forget) fields.forget = true;
+    await this.queue.request('leave', fields, options.timeoutMs);
   }
 
   /**
    * Sends a message. Resolves with the stored message. While the connection is
    * down the send is queued and goes out after the room is rejoined; the
    * `clientMsgId` (generated unless given) makes the server store it once even
-   * if it is transmitted twice.
+   * if it is transmitted twice. `replyTo` answers another message of the room.
    *
    * @example
    * const message = await client.send('general', 'hello <b>world</b>');
+   * await client.send('general', 'me too', { replyTo: message.id });
    * // retry safely after a failure with the same key:
    * await client.send('general', 'hello', { clientMsgId: 'draft-42' });
    */
   send(room: string, text: string, options: SendOptions = {}): Promise<Message> {
-    if (!this.rooms.has(room)) {
+    const closed = this.closedError('send');
+    if (closed) return Promise.reject(closed);
+    if (!this.roomSet.get(room)) {
       return Promise.reject(
         new ParleyClientError('NOT_JOINED', `join "${room}" before sending to it`, { command: 'send' }),
       );
     }
-    const clientMsgId = options.clientMsgId ?? randomId();
-    const fields = { room, text, clientMsgId };
-    const size = utf8Length(JSON.stringify({ type: 'send', id: 2 ** 31, ...fields }));
-    const max = this.opts.maxFrameBytes ?? 65_536;
-    if (size > max) {
-      return Promise.reject(
-        new ParleyClientError('TOO_LARGE', `message frame is ${size} bytes, over ${max}`, { command: 'send' }),
-      );
-    }
+    const fields: Record<string, unknown> = { room, text, clientMsgId: options.clientMsgId ?? randomId() };
+    if (options.replyTo !== undefined) fields.replyTo = options.replyTo;
+    const tooLarge = this.checkSize('send', fields);
+    if (tooLarge) return Promise.reject(tooLarge);
     this.lastTyping.delete(room);
-    return new Promise<SendResult>((resolve, reject) => {
-      this.enqueue({
-        type: 'send',
-        fields,
-        room,
-        wireTimeoutMs: options.timeoutMs ?? this.timeoutMs,
-        resolve: resolve as (d: unknown) => void,
-        reject,
-      });
-    }).then((r) => r.message);
+    return this.queue.roomRequest('send', room, fields, options.timeoutMs, true).then((r) => r.message);
   }
 
   /**
-   * A page of a room's history, oldest first. Without `before`: the latest
-   * messages. Pass the oldest id you have as `before` to scroll back.
+   * Edits one of your messages; resolves with its new state. Everyone in the
+   * room gets an `edited` event (you too).
+   *
+   * @example
+   * const fixed = await client.edit('general', message.id, 'hello, world');
+   * fixed.editedAt; // ms time of the edit
+   */
+  edit(room: string, messageId: string, text: string, options: RequestOptions = {}): Promise<Message> {
+    const fields = { room, messageId, text };
+    const tooLarge = this.checkSize('edit', fields);
+    if (tooLarge) return Promise.reject(tooLarge);
+    return this.roomCommand('edit', room, fields, options);
+  }
+
+  /**
+   * Deletes a message (yours, or anyone's as a moderator); resolves with the
+   * tombstone (`deleted: true`, empty text).
+   *
+   * @example
+   * await client.delete('general', message.id);
+   */
+  delete(room: string, messageId: string, options: RequestOptions = {}): Promise<Message> {
+    return this.roomCommand('delete', room, { room, messageId }, options);
+  }
+
+  /**
+   * Adds your reaction (an emoji or a `:name:`); the same emoji twice changes
+   * nothing. Resolves with the message's new state.
+   *
+   * @example
+   * await client.react('general', message.id, '👍');
+   */
+  react(room: string, messageId: string, emoji: string, options: RequestOptions = {}): Promise<Message> {
+    return this.roomCommand('react', room, { room, messageId, emoji }, options);
+  }
+
+  /**
+   * Removes your reaction; removing what is not there changes nothing.
+   *
+   * @example
+   * await client.unreact('general', message.id, '👍');
+   */
+  unreact(room: string, messageId: string, emoji: string, options: RequestOptions = {}): Promise<Message> {
+    return this.roomCommand('unreact', room, { room, messageId, emoji }, options);
+  }
+
+  /**
+   * Moves your read marker in `room` to `messageId` (never back); needs a
+   * membership, not a joined connection. Your other devices and the room's
+   * members get a `read` event. Resolves with your marker.
+   *
+   * @example
+   * const newest = client.messages('general').at(-1);
+   * if (newest) await client.read('general', newest.id);
+   */
+  async read(room: string, messageId: string, options: RequestOptions = {}): Promise<string> {
+    const { lastReadId } = await this.queue.request('read', { room, messageId }, options.timeoutMs);
+    this.reads.onRead(room, lastReadId, this.messages(room), this.userId);
+    return lastReadId;
+  }
+
+  /**
+   * Your memberships, most recent message first, with unread counts (the
+   * same on every device). Also updates what `unread(room)` returns.
+   *
+   * @example
+   * for (const r of await client.rooms()) console.log(r.room, r.unread, r.lastMessage?.text);
+   */
+  async rooms(options: RequestOptions = {}): Promise<RoomEntry[]> {
+    const { rooms } = await this.queue.request('rooms', {}, options.timeoutMs);
+    for (const r of rooms) this.reads.set(r.room, r.lastReadId, r.unread, r.lastMessage?.id ?? null);
+    return rooms;
+  }
+
+  /**
+   * Rooms you may join that have messages (no DMs), most recent first; up to 100.
+   *
+   * @example
+   * const found = await client.directory('team-');
+   */
+  async directory(prefix?: string, options: RequestOptions = {}): Promise<DirectoryEntry[]> {
+    const fields: Record<string, unknown> = {};
+    if (prefix) fields.prefix = prefix;
+    const { rooms } = await this.queue.request('directory', fields, options.timeoutMs);
+    return rooms;
+  }
+
+  /**
+   * Moderators: bans `user` from `room` (for `seconds`, or until `unban`).
+   * Their connections get a `removed` event and leave the room.
+   *
+   * @example
+   * await client.ban('general', 'spammer', { seconds: 3600 });
+   */
+  async ban(room: string, user: string, options: ModerationOptions = {}): Promise<void> {
+    await this.moderate('ban', room, user, options);
+  }
+
+  /**
+   * Moderators: lifts a ban.
+   *
+   * @example
+   * await client.unban('general', 'spammer');
+   */
+  async unban(room: string, user: string, options: RequestOptions = {}): Promise<void> {
+    await this.moderate('unban', room, user, options);
+  }
+
+  /**
+   * Moderators: mutes `user` in `room` (they stay and read, but cannot send, edit, react or type).
+   *
+   * @example
+   * await client.mute('general', 'loud', { seconds: 600 });
+   */
+  async mute(room: string, user: string, options: ModerationOptions = {}): Promise<void> {
+    await this.moderate('mute', room, user, options);
+  }
+
+  /**
+   * Moderators: lifts a mute.
+   *
+   * @example
+   * await client.unmute('general', 'loud');
+   */
+  async unmute(room: string, user: string, options: RequestOptions = {}): Promise<void> {
+    await this.moderate('unmute', room, user, options);
+  }
+
+  /**
+   * A page of a room's history, oldest first, in current state. Without
+   * `before`: the latest messages. Pass the oldest id you have as `before` to
+   * scroll back.
    *
    * @example
    * let page = await client.history('general', { limit: 50 });
@@ -492,9 +507,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
     const fields: Record<string, unknown> = { room };
     if (options.before !== undefined) fields.before = options.before;
     if (options.limit !== undefined) fields.limit = options.limit;
-    const result = await this.request('history', fields, options);
-    const state = this.rooms.get(room);
-    if (state) for (const m of result.messages) this.markSeen(state, m);
+    const result = await this.queue.request('history', fields, options.timeoutMs);
+    this.roomSet.onHistory(room, result.messages);
     return result;
   }
 
@@ -511,7 +525,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.desiredStatus = text === undefined ? { status } : { status, text };
     const fields: Record<string, unknown> = { status };
     if (text !== undefined) fields.text = text;
-    return this.request('status', fields, options).then((r: StatusResult) => r.presence);
+    return this.queue.request('status', fields, options.timeoutMs).then((r) => r.presence);
   }
 
   /**
@@ -524,7 +538,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    */
   presence(target: string | string[], options: RequestOptions = {}): Promise<PresenceResult> {
     const fields = typeof target === 'string' ? { room: target } : { users: target };
-    return this.request('presence', fields, options);
+    return this.queue.request('presence', fields, options.timeoutMs);
   }
 
   /**
@@ -535,13 +549,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * input.addEventListener('input', () => void client.typing('general'));
    */
   async typing(room: string): Promise<void> {
-    const state = this.rooms.get(room);
-    if (!state || !this.isOpen || state.joinedOn !== this.serial) return;
+    const state = this.roomSet.get(room);
+    if (!state || !this.conn.isOpen || state.joinedOn !== this.conn.serial) return;
     const now = Date.now();
     const last = this.lastTyping.get(room);
     if (last !== undefined && now - last < (this.opts.typingThrottleMs ?? 2000)) return;
     this.lastTyping.set(room, now);
-    await this.internal('typing', { room }).catch(() => undefined);
+    await this.queue.internal('typing', { room }).catch(() => undefined);
   }
 
   /**
@@ -552,484 +566,62 @@ export class ParleyClient extends Emitter<ClientEvents> {
    */
   async ping(options: RequestOptions = {}): Promise<number> {
     const start = Date.now();
-    await this.request('ping', {}, options);
+    await this.queue.request('ping', {}, options.timeoutMs);
     return Date.now() - start;
   }
 
   // ---------------------------------------------------------------------------
-  // requests
 
-  private get timeoutMs(): number {
-    return this.opts.requestTimeoutMs ?? 10_000;
+  /** CLOSED before anything else once the client is closed (a kick clears the rooms too). */
+  private closedError(command: string): ParleyClientError | null {
+    if (this.conn.active) return null;
+    return new ParleyClientError('CLOSED', 'the client is closed; call connect() first', { command });
   }
 
-  /** A request that waits for the connection (overall timeout from the call). */
-  private request<T extends CommandType>(
-    type: T,
+  private checkSize(type: 'send' | 'edit', fields: Record<string, unknown>): ParleyClientError | null {
+    const size = utf8Length(JSON.stringify({ type, id: 2 ** 31, ...fields }));
+    const max = this.opts.maxFrameBytes ?? 65_536;
+    return size > max
+      ? new ParleyClientError('TOO_LARGE', `message frame is ${size} bytes, over ${max}`, { command: type })
+      : null;
+  }
+
+  /** edit/delete/react/unreact: they need the room joined, so they wait for its (re)join like a send. */
+  private roomCommand(
+    type: 'edit' | 'delete' | 'react' | 'unreact',
+    room: string,
     fields: Record<string, unknown>,
     options: RequestOptions,
-  ): Promise<ResultOf[T]> {
-    return new Promise<ResultOf[T]>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-      const o: Outgoing = { type, fields, resolve: resolve as (d: unknown) => void, reject };
-      o.deadline = setTimeout(() => {
-        this.forget(o);
-        this.settle(o, new ParleyClientError('TIMEOUT', `${type} got no reply in ${timeoutMs} ms`, { command: type }));
-      }, timeoutMs);
-      this.enqueue(o);
-    });
-  }
-
-  /** A request on the current socket only (rejoin, status restore, typing, keepalive). */
-  private internal<T extends CommandType>(
-    type: T,
-    fields: Record<string, unknown>,
-    timeoutMs = this.timeoutMs,
-  ): Promise<ResultOf[T]> {
-    return new Promise<ResultOf[T]>((resolve, reject) => {
-      if (!this.isOpen) {
-        reject(new ParleyClientError('CLOSED', 'not connected', { command: type }));
-        return;
-      }
-      this.transmit({
-        type,
-        fields,
-        internal: true,
-        wireTimeoutMs: timeoutMs,
-        resolve: resolve as (d: unknown) => void,
-        reject,
-      });
-    });
-  }
-
-  private enqueue(o: Outgoing): void {
-    if (this.currentState === 'closed' || this.currentState === 'idle') {
-      this.settle(
-        o,
-        new ParleyClientError('CLOSED', 'the client is not connected; call connect() first', { command: o.type }),
-      );
-      return;
+  ): Promise<Message> {
+    const closed = this.closedError(type);
+    if (closed) return Promise.reject(closed);
+    if (!this.roomSet.get(room)) {
+      return Promise.reject(new ParleyClientError('NOT_JOINED', `join "${room}" first`, { command: type }));
     }
-    if (this.waiting.length >= (this.opts.maxQueue ?? 1000)) {
-      this.settle(
-        o,
-        new ParleyClientError('QUEUE_FULL', 'too many requests are waiting for the connection', { command: o.type }),
-      );
-      return;
-    }
-    this.waiting.push(o);
-    this.pump();
+    return this.queue.roomRequest(type, room, fields, options.timeoutMs, type !== 'delete').then((r) => r.message);
   }
 
-  /** Transmits every waiting request that can go now, in order. */
-  private pump(): void {
-    if (!this.isOpen || this.waiting.length === 0) return;
-    const keep: Outgoing[] = [];
-    for (const o of this.waiting) {
-      if (o.done) continue;
-      if (o.room !== undefined) {
-        const room = this.rooms.get(o.room);
-        if (!room) {
-          this.settle(o, new ParleyClientError('NOT_JOINED', `not in "${o.room}"`, { command: o.type }));
-          continue;
-        }
-        if (room.joinedOn !== this.serial || Date.now() < this.sendsPausedUntil) {
-          keep.push(o);
-          continue;
-        }
-      }
-      if (!this.isOpen) {
-        keep.push(o);
-        continue;
-      }
-      this.transmit(o);
-    }
-    this.waiting = keep;
+  private async moderate(
+    type: 'ban' | 'unban' | 'mute' | 'unmute',
+    room: string,
+    user: string,
+    options: ModerationOptions,
+  ): Promise<void> {
+    const fields: Record<string, unknown> = { room, user };
+    if (options.seconds !== undefined && (type === 'ban' || type === 'mute')) fields.seconds = options.seconds;
+    await this.queue.request(type, fields, options.timeoutMs);
   }
 
-  private transmit(o: Outgoing): void {
-    const id = this.nextId++;
-    o.id = id;
-    this.inflight.set(id, o);
-    if (o.wireTimeoutMs !== undefined) {
-      const ms = o.wireTimeoutMs;
-      o.wireTimer = setTimeout(() => {
-        this.inflight.delete(id);
-        this.settle(o, new ParleyClientError('TIMEOUT', `${o.type} got no reply in ${ms} ms`, { command: o.type }));
-      }, ms);
-    }
-    try {
-      this.socket?.send(JSON.stringify({ type: o.type, id, ...o.fields }));
-    } catch {
-      // the close event follows and requeues it
-    }
-  }
-
-  /**
-   * A send refused with RATE_LIMITED or UNAVAILABLE goes back to the head of the queue and
-   * sends pause a moment (the server stored nothing; the clientMsgId keeps a
-   * retry safe anyway). After 5 tries the error reaches the caller.
-   */
-  private retryRateLimited(o: Outgoing): void {
-    clearTimeout(o.wireTimer);
-    o.wireTimer = undefined;
-    o.id = undefined;
-    o.rateRetries = (o.rateRetries ?? 0) + 1;
-    const delay = 300 * o.rateRetries + Math.floor(Math.random() * 200);
-    this.sendsPausedUntil = Math.max(this.sendsPausedUntil, Date.now() + delay);
-    this.waiting.unshift(o);
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => this.pump(), this.sendsPausedUntil - Date.now());
-  }
-
-  private forget(o: Outgoing): void {
-    if (o.id !== undefined) this.inflight.delete(o.id);
-    const i = this.waiting.indexOf(o);
-    if (i >= 0) this.waiting.splice(i, 1);
-  }
-
-  private settle(o: Outgoing, err: ParleyClientError | null, data?: unknown): void {
-    if (o.done) return;
-    o.done = true;
-    clearTimeout(o.wireTimer);
-    clearTimeout(o.deadline);
-    if (err) o.reject(err);
-    else o.resolve(data);
-  }
-
-  // ---------------------------------------------------------------------------
-  // connection
-
-  private setState(change: Omit<StateChange, 'previous'>): void {
-    const previous = this.currentState;
-    this.currentState = change.state;
-    this.emit('state', { ...change, previous });
-  }
-
-  private async openSocket(): Promise<void> {
-    const serial = ++this.serial;
-    this.lastSocketError = undefined;
-    let url: string;
-    try {
-      const Ctor = this.opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-      if (!Ctor) {
-        throw new Error('no WebSocket implementation: pass { WebSocket } from the "ws" package on Node 20');
-      }
-      const token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token;
-      if (serial !== this.serial || this.userClosed) return;
-      url = socketUrl(this.opts.url, token ? { token } : { user: this.opts.user, name: this.opts.name });
-      const ws = new Ctor(url);
-      this.socket = ws;
-      ws.onopen = () => {
-        if (serial === this.serial) this.onOpen();
-      };
-      ws.onmessage = (ev: { data: unknown }) => {
-        if (serial === this.serial) this.onFrame(ev.data);
-      };
-      ws.onerror = (ev: { message?: unknown; error?: unknown }) => {
-        if (serial !== this.serial) return;
-        const msg = ev?.message ?? (ev?.error instanceof Error ? ev.error.message : undefined);
-        if (typeof msg === 'string') this.lastSocketError = msg;
-      };
-      ws.onclose = (ev: { code?: number; reason?: string }) => {
-        if (serial === this.serial) this.onClosed(ev?.code ?? 1006, ev?.reason ?? '');
-      };
-    } catch (err) {
-      if (serial !== this.serial) return;
-      this.lastSocketError = err instanceof Error ? err.message : String(err);
-      this.onClosed(1006, '');
-    }
-  }
-
-  private onOpen(): void {
-    this.isOpen = true;
-    this.everOpened = true;
-    this.lastFrameAt = Date.now();
-    this.pingOutstanding = false;
-    this.backoff.reset();
-    this.startKeepalive();
-    const first = this.firstConnect;
-    this.firstConnect = null;
-    this.setState({ state: 'connected' });
-    first?.resolve();
+  private onOpened(): void {
     // Status first, so that rejoins announce the right status; then rooms; then the queue.
-    if (this.desiredStatus && !this.waiting.some((o) => o.type === 'status')) {
-      void this.internal('status', { ...this.desiredStatus }).catch(() => undefined);
+    if (this.desiredStatus && !this.queue.hasWaiting('status')) {
+      void this.queue.internal('status', { ...this.desiredStatus }).catch(() => undefined);
     }
-    for (const room of this.rooms.values()) {
-      room.retries = 0;
-      void this.joinRoom(room);
-    }
-    this.pump();
+    this.roomSet.rejoinAll();
+    this.queue.pump();
   }
-
-  private onClosed(code: number, reason: string): void {
-    const wasOpen = this.isOpen;
-    this.isOpen = false;
-    this.socket = null;
-    this.stopKeepalive();
-    this.dropInflight();
-    for (const room of this.rooms.values()) {
-      room.joining = false;
-      room.buffer = null; // their ids were not recorded: the next `since` batch carries them again
-      clearTimeout(room.retryTimer);
-    }
-    if (this.userClosed) return;
-
-    const detail = reason || this.lastSocketError || '';
-    if (!this.everOpened) {
-      const err = new ParleyClientError(
-        'CONNECT_FAILED',
-        `could not connect to the Parley server${detail ? `: ${detail}` : ''} (close code ${code})`,
-        { closeCode: code },
-      );
-      this.shutdown(err, code, detail);
-      return;
-    }
-    const tokenRefresh = typeof this.opts.token === 'function';
-    const fatal =
-      code === CloseCodes.KICKED ||
-      code === CloseCodes.POLICY ||
-      (code === CloseCodes.TOKEN_EXPIRED && !tokenRefresh) ||
-      this.opts.reconnect === false;
-    if (fatal) {
-      const what =
-        code === CloseCodes.KICKED
-          ? 'disconnected by the server (kicked)'
-          : code === CloseCodes.TOKEN_EXPIRED
-            ? 'the token expired'
-            : code === CloseCodes.POLICY
-              ? 'closed by the server (policy)'
-              : 'the connection closed';
-      this.shutdown(
-        new ParleyClientError('CLOSED', `${what}${detail ? `: ${detail}` : ''}`, { closeCode: code }),
-        code,
-        detail,
-      );
-      return;
-    }
-    const delay = code === CloseCodes.TOKEN_EXPIRED && wasOpen ? 0 : this.backoff.next();
-    this.scheduleReconnect(delay, code, detail);
-  }
-
-  private scheduleReconnect(delayMs: number, closeCode: number | undefined, reason: string): void {
-    clearTimeout(this.reconnectTimer);
-    const change: Omit<StateChange, 'previous'> = { state: 'reconnecting', attempt: this.backoff.attempts, delayMs };
-    if (closeCode !== undefined) change.closeCode = closeCode;
-    if (reason) change.reason = reason;
-    this.setState(change);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.openSocket();
-    }, delayMs);
-  }
-
-  /** Requests on the wire go back to the queue (internal ones fail): the socket is gone. */
-  private dropInflight(): void {
-    const requeue: Outgoing[] = [];
-    for (const o of [...this.inflight.values()].sort((a, b) => (a.id ?? 0) - (b.id ?? 0))) {
-      clearTimeout(o.wireTimer);
-      o.wireTimer = undefined;
-      if (o.internal) this.settle(o, new ParleyClientError('CLOSED', 'connection lost', { command: o.type }));
-      else if (!o.done) requeue.push(o);
-    }
-    this.inflight.clear();
-    this.waiting = [...requeue, ...this.waiting];
-  }
-
-  private shutdown(err: ParleyClientError, closeCode: number | undefined, reason: string): void {
-    clearTimeout(this.resumeTimer);
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    this.stopKeepalive();
-    const win = globalThis as { removeEventListener?: (type: string, fn: () => void) => void };
-    win.removeEventListener?.('online', this.onOnline);
-    const socket = this.socket;
-    this.socket = null;
-    this.isOpen = false;
-    this.serial++;
-    if (socket) {
-      try {
-        socket.close(1000, 'client closed');
-      } catch {
-        // already closed
-      }
-    }
-    for (const o of this.inflight.values()) this.settle(o, err);
-    this.inflight.clear();
-    for (const o of this.waiting) this.settle(o, err);
-    this.waiting = [];
-    for (const room of this.rooms.values()) {
-      clearTimeout(room.retryTimer);
-      for (const w of room.waiters.splice(0)) w.reject(err);
-    }
-    this.rooms.clear();
-    this.desiredStatus = null;
-    const first = this.firstConnect;
-    this.firstConnect = null;
-    if (this.currentState !== 'closed') {
-      const change: Omit<StateChange, 'previous'> = { state: 'closed', error: err };
-      if (closeCode !== undefined) change.closeCode = closeCode;
-      if (reason) change.reason = reason;
-      this.setState(change);
-    }
-    first?.reject(err);
-  }
-
-  private startKeepalive(): void {
-    this.stopKeepalive();
-    const interval = this.opts.pingIntervalMs ?? 20_000;
-    const pongTimeout = this.opts.pongTimeoutMs ?? 10_000;
-    this.pingTimer = setInterval(
-      () => {
-        if (!this.isOpen || this.pingOutstanding) return;
-        if (Date.now() - this.lastFrameAt < interval) return;
-        this.pingOutstanding = true;
-        const serial = this.serial;
-        const sentAt = Date.now();
-        this.internal('ping', {}, pongTimeout).then(
-          () => {
-            this.pingOutstanding = false;
-          },
-          (err: ParleyClientError) => {
-            this.pingOutstanding = false;
-            if (err.code !== 'TIMEOUT' || serial !== this.serial || this.lastFrameAt > sentAt) return;
-            this.killDeadSocket();
-          },
-        );
-      },
-      Math.max(50, Math.min(interval, 1000)),
-    );
-  }
-
-  private stopKeepalive(): void {
-    clearInterval(this.pingTimer);
-    this.pingTimer = undefined;
-  }
-
-  /** No answer to a ping: the socket is dead even if it was never told. Drop it and reconnect. */
-  private killDeadSocket(): void {
-    const socket = this.socket;
-    this.serial++; // ignore whatever the old socket still says
-    if (socket) {
-      const s = socket as WebSocketLike & { terminate?: () => void };
-      try {
-        if (typeof s.terminate === 'function') s.terminate();
-        else s.close(4000, 'ping timeout');
-      } catch {
-        // nothing to do
-      }
-    }
-    this.lastSocketError = 'no reply to ping';
-    this.onClosed(1006, 'no reply to ping');
-  }
-
-  // ---------------------------------------------------------------------------
-  // rooms
-
-  private async joinRoom(room: RoomState): Promise<void> {
-    if (!this.isOpen || room.joining) return;
-    clearTimeout(room.retryTimer);
-    room.joining = true;
-    room.buffer = [];
-    const serial = this.serial;
-    const since = room.lastId;
-    const rejoin = room.everJoined;
-    const fields: Record<string, unknown> = { room: room.name };
-    if (since !== null) fields.since = since;
-    let data: JoinResult;
-    let missed: Message[];
-    let reset: boolean;
-    try {
-      data = await this.internal('join', fields);
-      missed = data.messages ?? [];
-      reset = since !== null && data.recovered === false;
-      if (since === null && rejoin && data.lastMessageId !== null) {
-        // We had seen nothing in this room; fetch what was sent while we were away.
-        try {
-          const page = await this.internal('history', { room: room.name, limit: 200 });
-          missed = page.messages;
-          if (page.hasMore) reset = true;
-        } catch {
-          reset = true;
-        }
-      }
-    } catch (e) {
-      const err = e as ParleyClientError;
-      if (serial !== this.serial || this.rooms.get(room.name) !== room) return;
-      room.joining = false;
-      room.buffer = null;
-      this.onJoinFailed(room, err);
-      return;
-    }
-    if (serial !== this.serial || this.rooms.get(room.name) !== room) return;
-
-    const buffered = room.buffer ?? [];
-    room.buffer = null;
-    room.joining = false;
-    room.joinedOn = serial;
-    room.everJoined = true;
-    room.retries = 0;
-    if (reset) room.lastId = data.lastMessageId;
-    else if (
-      !rejoin &&
-      data.lastMessageId !== null &&
-      (room.lastId === null || compareMessageIds(data.lastMessageId, room.lastId) > 0)
-    ) {
-      // A first join: what came before is history for the app to load; later messages arrive as events.
-      room.lastId = data.lastMessageId;
-    }
-    for (const m of missed) this.deliver(room, m);
-    for (const m of buffered) this.deliver(room, m);
-    const info: JoinedInfo = {
-      room: room.name,
-      members: data.members,
-      count: data.count,
-      lastMessageId: data.lastMessageId,
-      rejoin,
-    };
-    room.info = info;
-    for (const w of room.waiters.splice(0)) w.resolve(info);
-    this.emit('joined', info);
-    if (reset) this.emit('reset', { room: room.name, lastMessageId: data.lastMessageId });
-    this.pump();
-  }
-
-  private onJoinFailed(room: RoomState, err: ParleyClientError): void {
-    if (err.code === 'CLOSED') return; // the socket dropped: the next connection rejoins
-    if (room.everJoined && TRANSIENT.has(err.code)) {
-      // Storage hiccup or a slow server: keep the room and try again on this connection.
-      const delay = Math.min(10_000, 250 * 2 ** Math.min(room.retries++, 6));
-      room.retryTimer = setTimeout(() => void this.joinRoom(room), delay);
-      return;
-    }
-    // A first join that failed, or a rejoin the server refuses (e.g. FORBIDDEN): give the room up.
-    this.rooms.delete(room.name);
-    for (const w of room.waiters.splice(0)) w.reject(err);
-    this.waiting = this.waiting.filter((o) => {
-      if (o.room !== room.name) return true;
-      this.settle(o, err);
-      return false;
-    });
-    if (room.everJoined) this.emit('error', err, { room: room.name });
-  }
-
-  private markSeen(room: RoomState, m: Message): void {
-    room.seen.add(m.id);
-    if (room.lastId === null || compareMessageIds(m.id, room.lastId) > 0) room.lastId = m.id;
-  }
-
-  private deliver(room: RoomState, m: Message): void {
-    if (!room.seen.add(m.id)) return;
-    if (room.lastId === null || compareMessageIds(m.id, room.lastId) > 0) room.lastId = m.id;
-    this.emit('message', m);
-  }
-
-  // ---------------------------------------------------------------------------
-  // inbound frames
 
   private onFrame(raw: unknown): void {
-    this.lastFrameAt = Date.now();
     if (typeof raw !== 'string') return;
     let frame: Record<string, unknown>;
     try {
@@ -1040,39 +632,34 @@ export class ParleyClient extends Emitter<ClientEvents> {
       return;
     }
     switch (frame.type) {
-      case 'reply': {
-        const o = this.inflight.get(frame.id as number);
-        if (!o) return;
-        this.inflight.delete(frame.id as number);
-        if (frame.ok === true) this.settle(o, null, frame.data);
-        else {
-          const body = (frame.error ?? {}) as { code?: ErrorCode; message?: string };
-          const err = new ParleyClientError(body.code ?? 'INTERNAL', body.message ?? 'request failed', {
-            command: o.type,
-            fromServer: true,
-          });
-          // Both mean "nothing was stored, retry is safe": the send keeps its clientMsgId, so it is stored once.
-          if (
-            o.type === 'send' &&
-            (err.code === 'RATE_LIMITED' || err.code === 'UNAVAILABLE') &&
-            (o.rateRetries ?? 0) < 5 &&
-            !o.done
-          ) {
-            this.retryRateLimited(o);
-            return;
-          }
-          this.settle(o, err);
-        }
-        this.pump();
+      case 'reply':
+        this.queue.onReply(frame);
         return;
-      }
-      case 'message': {
+      case 'message':
+      case 'edited': {
         const m = frame.message as Message | undefined;
         if (!m || typeof m.id !== 'string') return;
-        const room = this.rooms.get(m.room ?? (frame.room as string));
-        if (!room) return;
-        if (room.buffer) room.buffer.push(m);
-        else if (room.joinedOn === this.serial) this.deliver(room, m);
+        this.roomSet.onEvent(m.room ?? (frame.room as string), { type: frame.type, message: m });
+        return;
+      }
+      case 'deleted':
+      case 'reaction':
+        if (typeof frame.room !== 'string' || typeof frame.messageId !== 'string') return;
+        this.roomSet.onEvent(frame.room, frame as unknown as RoomFrame);
+        return;
+      case 'read': {
+        const change = { room: frame.room as string, user: frame.user as string, messageId: frame.messageId as string };
+        if (change.user === this.userId)
+          this.reads.onRead(change.room, change.messageId, this.messages(change.room), change.user);
+        this.emit('read', change);
+        return;
+      }
+      case 'removed': {
+        const room = frame.room as string;
+        const reason = typeof frame.reason === 'string' ? frame.reason : 'removed';
+        const err = new ParleyClientError('FORBIDDEN', `removed from "${room}" (${reason})`, { fromServer: true });
+        if (this.roomSet.drop(room, err)) this.queue.failRoom(room, () => err);
+        this.emit('removed', { room, reason });
         return;
       }
       case 'presence': {

@@ -6,23 +6,33 @@
  * const client = new ParleyClient({ url: 'http://localhost:3000', user: 'ann', name: 'Ann' });
  * await client.connect();
  */
-export {
-  ParleyClient,
-  type ClientOptions,
-  type ClientEvents,
-  type ConnectionState,
-  type StateChange,
-  type JoinedInfo,
-  type JoinOptions,
-  type PresenceChange,
-  type TypingChange,
-  type ResetInfo,
-  type SendOptions,
-  type HistoryOptions,
-  type RequestOptions,
-  type WebSocketLike,
-  type WebSocketConstructor,
-} from './client.js';
+export { ParleyClient } from './client.js';
+export type {
+  ClientOptions,
+  ClientEvents,
+  ConnectionState,
+  StateChange,
+  JoinedInfo,
+  JoinOptions,
+  LeaveOptions,
+  ModerationOptions,
+  PresenceChange,
+  TypingChange,
+  ResetInfo,
+  UnreadInfo,
+  EditedChange,
+  DeletedChange,
+  ReactionChange,
+  ReadChange,
+  RemovedChange,
+  SendOptions,
+  HistoryOptions,
+  RequestOptions,
+  TokenTransport,
+  WebSocketLike,
+  WebSocketConstructor,
+} from './types.js';
+export { MessageStore, tombstone, withReaction } from './store.js';
 export { ParleyClientError, type ClientErrorCode } from './errors.js';
 export { Backoff, fullJitterDelay, type BackoffOptions } from './backoff.js';
 export { ErrorCodes, CloseCodes, type ErrorCode, type CloseCode } from '../protocol/codes.js';
@@ -34,4 +44,8 @@ export type {
   ChosenStatus,
   HistoryResult,
   PresenceResult,
+  Reaction,
+  RoomEntry,
+  DirectoryEntry,
 } from '../protocol/frames.js';
+export { UNREAD_CAP } from './unread.js';

@@ -7,7 +7,7 @@
  * Exit codes: 0 clean stop; 1 bad configuration, failed start, failed or
  * timed-out shutdown, or a crash.
  */
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, storageMode, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createParley, type ParleyNode } from './parley.js';
 
@@ -32,7 +32,9 @@ function summary(config: Config): Record<string, unknown> {
   return {
     port: config.port,
     host: config.host,
-    engine: config.redisUrl === null ? 'memory' : 'redis',
+    engine: storageMode(config) === 'memory' ? 'memory' : 'redis',
+    redisMode: storageMode(config),
+    ackReplicas: config.ackReplicas,
     auth: config.jwtSecret !== null || config.jwtPublicKey !== null || config.jwksUrl !== null ? 'jwt' : 'dev',
     api: config.apiKey === null ? 'disabled' : 'enabled',
     allowedOrigins: config.allowedOrigins ?? 'any',
@@ -88,13 +90,20 @@ async function main(): Promise<void> {
   });
   if (config.jwtSecret === null && config.jwtPublicKey === null && config.jwksUrl === null) {
     log.warn(
-      'DEV MODE: no PARLEY_JWT_SECRET / PARLEY_JWT_PUBLIC_KEY / PARLEY_JWKS_URL set; identities (?user=) are NOT verified. Do not expose this node.',
+      'DEV MODE: no PARLEY_JWT_SECRET / PARLEY_JWT_PUBLIC_KEY / PARLEY_JWKS_URL set; identities (?user=, ?roles=) are NOT verified (anyone may claim to be a moderator). Do not expose this node.',
     );
   }
-  if (config.redisUrl === null) {
-    log.info('engine: in-process memory (single node; set REDIS_URL to run several nodes)');
+  const mode = storageMode(config);
+  if (mode === 'memory') {
+    log.info(
+      'engine: in-process memory (single node; set REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS to run several nodes)',
+    );
+  } else if (mode === 'single') {
+    log.info({ redis: config.redisUrl!.replace(/\/\/[^@]*@/, '//***@') }, 'engine: redis (one Redis)');
+  } else if (mode === 'cluster') {
+    log.info({ redisCluster: config.redisClusterNodes }, 'engine: redis (Redis Cluster, sharded pub/sub)');
   } else {
-    log.info({ redis: config.redisUrl.replace(/\/\/[^@]*@/, '//***@') }, 'engine: redis (cluster mode)');
+    log.info({ sentinels: config.redisSentinels, name: config.redisSentinelName }, 'engine: redis (Sentinel)');
   }
   log.info(summary(config), 'configuration');
 
@@ -115,7 +124,7 @@ async function main(): Promise<void> {
     die(`cannot start: ${describeStartError(err, config)}`);
   }
   installShutdown(node, config, log);
-  log.info({ port, host: config.host }, `parley listening on http://${config.host}:${port}`);
+  log.info({ port, host: config.host, pid: process.pid }, `parley listening on http://${config.host}:${port}`);
 }
 
 main().catch((err: unknown) => {

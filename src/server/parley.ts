@@ -9,11 +9,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApi } from '../api/router.js';
 import { DevAuthenticator, type Authenticator } from '../auth/authenticator.js';
-import type { Config } from '../config.js';
+import { storageMode, type Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { ChatFeature } from '../features/chat/chat.js';
+import { MessageLifecycle } from '../features/chat/lifecycle.js';
 import { Fanout } from '../features/fanout.js';
+import { ModerationFeature } from '../features/moderation/moderation.js';
+import { WebhookFeature } from '../features/webhooks/webhooks.js';
 import { PresenceFeature } from '../features/presence/presence.js';
 import { SessionRegistry } from '../features/sessions.js';
 import type { Logger } from '../logger.js';
@@ -79,9 +82,21 @@ async function createEngine(config: Config, log: Logger): Promise<Engine> {
     dedupeWindowMs: config.dedupeWindowMs,
     nodeTimeoutMs: config.nodeTimeoutMs,
   };
-  if (config.redisUrl === null) return new MemoryEngine(options);
+  const mode = storageMode(config);
+  if (mode === 'memory') return new MemoryEngine(options);
   const { RedisEngine } = await import('../engine/redis/redis-engine.js');
-  return new RedisEngine({ ...options, url: config.redisUrl, log });
+  const durability = { ackReplicas: config.ackReplicas, ackTimeoutMs: config.ackTimeoutMs, log };
+  if (mode === 'cluster')
+    return new RedisEngine({ ...options, ...durability, clusterNodes: config.redisClusterNodes! });
+  if (mode === 'sentinel') {
+    return new RedisEngine({
+      ...options,
+      ...durability,
+      sentinels: config.redisSentinels!,
+      sentinelName: config.redisSentinelName,
+    });
+  }
+  return new RedisEngine({ ...options, ...durability, url: config.redisUrl! });
 }
 
 async function createAuthenticator(config: Config): Promise<Authenticator> {
@@ -101,7 +116,7 @@ async function createAuthenticator(config: Config): Promise<Authenticator> {
 export async function createParley(config: Config, log: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
   const engine = instrumentEngine(await createEngine(config, log), metrics);
-  metrics.info.set({ node: config.nodeId, engine: engine.kind }, 1);
+  metrics.info.set({ node: config.nodeId, engine: engine.kind, redis_mode: storageMode(config) }, 1);
   const auth = await createAuthenticator(config);
   const sessions = new SessionRegistry();
   const fanout = new Fanout(engine, metrics, log, prepareFrame);
@@ -109,8 +124,24 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     sweepIntervalMs: Math.max(250, Math.floor(config.nodeTimeoutMs / 3)),
   });
   const chat = new ChatFeature(engine, fanout, presence, config.limits, metrics);
+  const moderation = new ModerationFeature(engine, chat, sessions, metrics, log);
+  chat.use(moderation.chatHook());
+  presence.guardTyping(moderation.typingGuard());
+  const webhooks = config.webhook ? new WebhookFeature(engine, config.webhook, metrics, log) : null;
+  if (webhooks) {
+    chat.use(webhooks.chatHook());
+    presence.onUserTransition((user, online) => webhooks.userTransition(user, online));
+  }
+  const lifecycle = new MessageLifecycle(engine, chat);
   const dispatcher = new Dispatcher(
-    { ...notYetBuilt, ...chat.handlers(), ...presence.handlers(), ping: () => ({}) },
+    {
+      ...notYetBuilt,
+      ...chat.handlers(),
+      ...lifecycle.handlers(),
+      ...presence.handlers(),
+      ...moderation.handlers(),
+      ping: () => ({}),
+    },
     log,
     metrics,
   );
@@ -120,12 +151,15 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   const gate = new CommandGate();
   gate.wrap(dispatcher);
   const ws = new WsGateway({ config, auth, dispatcher, chat, presence, sessions, metrics, log });
+  metrics.gaugeFn('parley_pending_upgrades', 'WebSocket upgrades still being authenticated', () => ws.pendingUpgrades);
   let shuttingDown = false;
   const api = createApi({
     apiKey: config.apiKey,
     engine,
     chat,
+    lifecycle,
     presence,
+    moderation,
     maxBodyBytes: config.limits.maxFrameBytes,
     metrics,
   });
@@ -155,6 +189,14 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
   });
 
   engine.onControl((msg) => {
+    if (msg.kind === 'moderation') {
+      moderation.onControl(msg).catch((err: unknown) => log.warn({ err }, 'moderation control message failed'));
+      return;
+    }
+    if (msg.kind === 'webhook-wake') {
+      webhooks?.wake(msg.shards);
+      return;
+    }
     const local = sessions.ofUser(msg.user);
     if (local.size === 0) return;
     if (msg.kind === 'disconnect') {
@@ -177,6 +219,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
     async start() {
       await engine.start();
       presence.start();
+      webhooks?.start();
       await new Promise<void>((resolveListen, reject) => {
         http.once('error', reject);
         http.listen(config.port, config.host, () => {
@@ -221,6 +264,7 @@ export async function createParley(config: Config, log: Logger): Promise<ParleyN
         if (!(await within(cleanups, left(0.7)))) log.warn('shutdown: connection cleanup did not finish');
         ws.close();
         sio?.close();
+        if (webhooks) await within(webhooks.stop(), left(0.5));
         if (!(await within(engine.close(), left()))) log.warn('shutdown: storage did not close in time');
         http.closeAllConnections();
         await within(closing, left());

@@ -52,7 +52,7 @@ export interface RoomState {
    * Live message events are held here while a join is being answered, so the
    * reply goes first and nothing is sent twice. Null once the join is done.
    */
-  buffer: Array<{ id: string; frame: PreparedFrame }> | null;
+  buffer: Array<{ id: string; frame: PreparedFrame; change?: true }> | null;
   /**
    * Highest message id covered by the join reply (history or `since` batch).
    * Live events at or below it are dropped: the client has them already.
@@ -60,6 +60,14 @@ export interface RoomState {
   floor: string | null;
   /** Set while live events may still carry ids at or below `floor`. */
   filtering: boolean;
+  /**
+   * Highest change id (edit, delete, reaction) covered by a `join since`
+   * reply, whose messages and `changed` carry the state after it. Live
+   * change events at or below it are dropped. Null: every change event is sent.
+   */
+  changeFloor?: string | null;
+  /** Set while live change events may still carry ids at or below `changeFloor`. */
+  changeFiltering?: boolean;
 }
 
 export interface SessionHooks {
@@ -130,6 +138,20 @@ export class Session {
     this.sendPrepared(frame);
   }
 
+  /** Delivers a live change event (`edited`, `deleted`, `reaction`) of a joined room, unless the join reply covered it. */
+  pushChange(st: RoomState, id: string, frame: PreparedFrame): void {
+    if (st.buffer) {
+      st.buffer.push({ id, frame, change: true });
+      return;
+    }
+    if (st.changeFiltering) {
+      const floor = st.changeFloor;
+      if (floor != null && compareMessageIds(id, floor) <= 0) return;
+      st.changeFiltering = false;
+    }
+    this.sendPrepared(frame);
+  }
+
   /** Ends a join: sends what arrived meanwhile, skipping what the reply already covered. */
   flushRoom(room: string): void {
     const st = this.rooms.get(room);
@@ -137,7 +159,11 @@ export class Session {
     const held = st.buffer;
     st.buffer = null;
     st.filtering = st.floor !== null;
-    for (const { id, frame } of held) this.pushMessage(st, id, frame);
+    st.changeFiltering = st.changeFloor != null;
+    for (const { id, frame, change } of held) {
+      if (change) this.pushChange(st, id, frame);
+      else this.pushMessage(st, id, frame);
+    }
   }
 
   reply(id: number, data: unknown): void {

@@ -158,6 +158,11 @@ export class WsGateway {
   private accepting = true;
   private pendingCleanups = new Set<Promise<void>>();
 
+  /** Upgrades still being authenticated (exported as `parley_pending_upgrades`). */
+  get pendingUpgrades(): number {
+    return this.pending;
+  }
+
   constructor(private readonly deps: WsDeps) {
     this.wss = new WebSocketServer({
       noServer: true,

@@ -8,6 +8,8 @@ import type { BusEvent, Engine, EngineOptions } from '../../src/engine/engine.js
 import type { Message } from '../../src/protocol/frames.js';
 import { compareMessageIds } from '../../src/protocol/ids.js';
 import { waitFor } from '../support/ports.js';
+import { messagesConformance } from './messages-conformance.js';
+import { moderationConformance } from './moderation-conformance.js';
 
 export interface EngineFactory {
   /** A started engine (a "node"); engines made by one factory share storage when multiNode is true. */
@@ -19,6 +21,7 @@ let seq = 0;
 const room = (): string => `room-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
 
 export function engineConformance(name: string, factory: EngineFactory): void {
+  messagesConformance(name, factory);
   describe(`engine conformance: ${name}`, () => {
     const started: Engine[] = [];
     const make = async (options?: Partial<EngineOptions>): Promise<Engine> => {
@@ -117,7 +120,7 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         expect(s.recovered).toBe(true);
         expect(s.messages.map((m) => m.id)).toEqual(all.slice(7).map((m) => m.id));
         const none = await e.since(r, all[9]!.id, 100);
-        expect(none).toEqual({ messages: [], recovered: true });
+        expect(none).toMatchObject({ messages: [], recovered: true, changed: [] });
       });
 
       it('says recovered:false when since is unknown, trimmed away, or too far back', async () => {
@@ -225,6 +228,8 @@ export function engineConformance(name: string, factory: EngineFactory): void {
         });
       }
     });
+
+    moderationConformance(make, factory.multiNode);
 
     describe('presence store', () => {
       it('tracks devices: online on the first, offline only after the last', async () => {

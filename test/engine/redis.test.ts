@@ -130,7 +130,17 @@ describe('redis engine specifics', () => {
     const { message } = await a.append({ room: r, from: 'u', text: 'after' });
     expect(message.text).toBe('after');
     const s = await a.since(r, message.id, 10);
-    expect(s).toEqual({ messages: [], recovered: true });
+    expect(s).toEqual({ messages: [], recovered: true, changed: [], changeId: null });
+    await admin.script('FLUSH');
+    const edited = await a.lifecycle.change({
+      kind: 'edit',
+      room: r,
+      messageId: message.id,
+      text: 'edited',
+      by: { user: 'u', moderator: false },
+    });
+    expect(edited.message.text).toBe('edited');
+    expect((await a.history(r, { limit: 1 })).messages[0]!.text).toBe('edited');
   });
 
   it('trims the stream to about historyMax', async () => {

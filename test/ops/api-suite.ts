@@ -216,7 +216,10 @@ export function apiSuite(name: string, setup: () => Promise<ApiCluster>): void {
       );
 
       expectError(await call(c.api, 'GET', '/api/rooms'), 404, 'NOT_FOUND');
-      expectError(await call(c.api, 'GET', '/api/rooms/x/messages/extra'), 404, 'NOT_FOUND');
+      expectError(await call(c.api, 'GET', '/api/rooms/x/messages/1-0/extra'), 404, 'NOT_FOUND');
+      const getOne = await call(c.api, 'GET', '/api/rooms/x/messages/1-0');
+      expectError(getOne, 405, 'BAD_REQUEST');
+      expect(getOne.headers.get('allow')).toBe('PATCH, DELETE');
       expectError(await call(c.api, 'GET', '/nothing-here'), 404, 'NOT_FOUND');
       const del = await call(c.api, 'DELETE', `/api/rooms/${room}/messages`);
       expectError(del, 405, 'BAD_REQUEST');

@@ -160,14 +160,18 @@ describe('parley serve', () => {
 
   it('works as `npx parley serve` from the repo', async () => {
     const p = await freePort();
-    // Its own process group, so the node under npx gets the signal too.
+    // Its own process group, so that a failed test can stop the node under npx too.
     const child = spawn('npx', ['--no-install', 'parley', 'serve', '--port', String(p), '--host', '127.0.0.1'], {
       cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'warn', REDIS_URL: '' },
-      stdio: 'ignore',
+      env: { ...process.env, LOG_LEVEL: 'info', REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let code: number | null | 'timeout' = 'timeout';
     try {
       await waitFor(
         async () => {
@@ -180,21 +184,17 @@ describe('parley serve', () => {
         30_000,
         'npx parley serve to answer',
       );
+      // The node itself (not npx) gets SIGTERM, as from a process manager; npx exits with the node's code.
+      const listening = out.split('\n').find((l) => l.includes('parley listening'));
+      const pid = (JSON.parse(listening ?? '{}') as { pid?: number }).pid;
+      expect(pid, out).toBeTypeOf('number');
+      process.kill(pid!, 'SIGTERM');
+      code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
     } finally {
-      process.kill(-child.pid!, 'SIGTERM');
+      if (code === 'timeout') process.kill(-child.pid!, 'SIGKILL');
     }
-    await Promise.race([exited, sleep(15_000)]);
-    await waitFor(
-      async () => {
-        try {
-          await fetch(`http://127.0.0.1:${p}/healthz`);
-          return false;
-        } catch {
-          return true;
-        }
-      },
-      15_000,
-      'the node to stop',
-    );
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/"msg":"stopped"/);
+    await expect(fetch(`http://127.0.0.1:${p}/healthz`)).rejects.toThrow();
   });
 });

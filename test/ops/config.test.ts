@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, readConfigFile } from '../../src/config.js';
+import { ConfigError, loadConfig, readConfigFile, storageMode } from '../../src/config.js';
 import { freePort } from '../support/ports.js';
 import { MAIN, requireBuild, run, waitExit, waitHealthy } from './proc.js';
 
@@ -65,6 +65,31 @@ describe('loadConfig', () => {
     expect(c.configFile).toBeUndefined();
   });
 
+  it('reads the Redis deployment: exactly one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS', () => {
+    const cluster = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002' });
+    expect(storageMode(cluster)).toBe('cluster');
+    expect(cluster.redisClusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    const sentinel = loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', PARLEY_ACK_REPLICAS: '1' });
+    expect(storageMode(sentinel)).toBe('sentinel');
+    expect(sentinel.redisSentinelName).toBe('mymaster');
+    expect(sentinel.ackReplicas).toBe(1);
+    expect(sentinel.ackTimeoutMs).toBe(1000);
+    expect(storageMode(loadConfig({ REDIS_URL: 'redis://r:6380' }))).toBe('single');
+    expect(storageMode(loadConfig({}))).toBe('memory');
+    for (const env of [
+      { REDIS_URL: 'redis://r:1', REDIS_SENTINELS: 's:1' },
+      { REDIS_CLUSTER_NODES: 'c:1', REDIS_SENTINELS: 's:1' },
+    ]) {
+      expect(configError(() => loadConfig(env)).message).toMatch(/set only one of/);
+    }
+    expect(configError(() => loadConfig({ REDIS_SENTINELS: 's:99999' })).setting).toBe('REDIS_SENTINELS');
+    expect(configError(() => loadConfig({ PARLEY_ACK_TIMEOUT_MS: '0' })).setting).toBe('PARLEY_ACK_TIMEOUT_MS');
+  });
+
   it('names the bad setting', () => {
     expect(configError(() => loadConfig({ PORT: 'abc' })).setting).toBe('PORT');
     expect(configError(() => loadConfig({ PARLEY_SHUTDOWN_TIMEOUT_MS: '10' })).setting).toBe(
@@ -102,6 +127,13 @@ describe('the server process with bad settings', () => {
     ['shutdown timeout too small', { PARLEY_SHUTDOWN_TIMEOUT_MS: '5' }, /PARLEY_SHUTDOWN_TIMEOUT_MS/],
     ['history max zero', { PARLEY_HISTORY_MAX: '0' }, /PARLEY_HISTORY_MAX/],
     ['node id with a space', { PARLEY_NODE_ID: 'bad id' }, /PARLEY_NODE_ID/],
+    [
+      'two Redis deployments',
+      { REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: '127.0.0.1:2' },
+      /REDIS_CLUSTER_NODES: set only one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS/,
+    ],
+    ['cluster node without a port', { REDIS_CLUSTER_NODES: '127.0.0.1' }, /REDIS_CLUSTER_NODES: must be a comma/],
+    ['ack replicas negative', { PARLEY_ACK_REPLICAS: '-1' }, /PARLEY_ACK_REPLICAS: must be an integer/],
     [
       'missing config file',
       { PARLEY_CONFIG: '/nonexistent/parley.json' },

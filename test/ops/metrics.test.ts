@@ -77,7 +77,9 @@ describe('metrics on the memory engine', () => {
     }
     expect(value(m, 'parley_limit_breaches_total', { limit: 'send_rate' })).toBe(0);
     expect(value(m, 'parley_presence_events_total', { event: 'join' })).toBe(0);
-    expect(value(m, 'parley_node_info', { node: node.node.config.nodeId, engine: 'memory' })).toBe(1);
+    expect(
+      value(m, 'parley_node_info', { node: node.node.config.nodeId, engine: 'memory', redis_mode: 'memory' }),
+    ).toBe(1);
     expect(value(m, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(value(m, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(value(m, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
@@ -89,11 +91,27 @@ describe('metrics on the memory engine', () => {
     clients.push(ann, bob);
     await ann.ok({ type: 'join', room: 'general' });
     await bob.ok({ type: 'join', room: 'general' });
-    for (let i = 0; i < 3; i++)
-      await ann.ok({ type: 'send', room: 'general', text: `hello ${i}`, clientMsgId: `c${i}` });
-    // A retry of the same clientMsgId is not a new message.
-    const dup = await ann.request({ type: 'send', room: 'general', text: 'hello 0', clientMsgId: 'c0' });
-    expect(dup).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } }); // the bucket (burst 3) is empty
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await ann.ok<{ message: { id: string } }>({
+        type: 'send',
+        room: 'general',
+        text: `hello ${i}`,
+        clientMsgId: `c${i}`,
+      });
+      ids.push(r.message.id);
+    }
+    // The bucket (burst 3) is empty: one send_rate breach.
+    const limited = await ann.request({ type: 'send', room: 'general', text: 'hello 3', clientMsgId: 'c3' });
+    expect(limited).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
+    // A retry of the same clientMsgId is not a new message (the HTTP API has no rate limit: the dedupe path runs).
+    const retry = await fetch(`${node.url}/api/rooms/general/messages`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ from: 'ann', text: 'hello 0', clientMsgId: 'c0' }),
+    });
+    expect(retry.ok).toBe(true);
+    expect(((await retry.json()) as { message: { id: string } }).message.id).toBe(ids[0]);
     await bob.ok({ type: 'status', status: 'away' });
     await bob.ok({ type: 'typing', room: 'general' });
     await bob.waitFor((f) => f.type === 'message' && (f.message as { text: string }).text === 'hello 2');
@@ -112,7 +130,8 @@ describe('metrics on the memory engine', () => {
     // One bus event per message, presence event and typing event, each timed once.
     expect(value(m, 'parley_fanout_seconds_count')).toBeGreaterThanOrEqual(3 + 2 + 1);
     expect(value(m, 'parley_fanout_seconds_bucket', { le: '+Inf' })).toBe(value(m, 'parley_fanout_seconds_count'));
-    expect(value(m, 'parley_engine_command_seconds_count', { engine: 'memory', op: 'append' })).toBe(3);
+    // The retry reaches the engine (which answers with the first message): 4 appends, 3 messages in.
+    expect(value(m, 'parley_engine_command_seconds_count', { engine: 'memory', op: 'append' })).toBe(4);
     expect(value(m, 'parley_engine_command_seconds_count', { engine: 'memory', op: 'presence.joinRoom' })).toBe(2);
     expect(value(m, 'parley_engine_command_seconds_count', { engine: 'memory', op: 'subscribe' })).toBe(1);
 
@@ -142,7 +161,10 @@ describe('metrics on the memory engine', () => {
     expect(big.status).toBe(413);
     const m = await scrape(node);
     expect(value(m, 'parley_messages_in_total')).toBe(value(before, 'parley_messages_in_total')! + 1);
-    expect(value(m, 'parley_http_requests_total', { route: '/api/rooms/{room}/messages', status: '201' })).toBe(1);
+    const created = { route: '/api/rooms/{room}/messages', status: '201' };
+    expect(value(m, 'parley_http_requests_total', created)).toBe(
+      (value(before, 'parley_http_requests_total', created) ?? 0) + 1,
+    );
     expect(value(m, 'parley_http_requests_total', { route: '/api/rooms/{room}/messages', status: '413' })).toBe(1);
     expect(value(m, 'parley_http_requests_total', { route: '/api/presence', status: '401' })).toBe(1);
     expect(value(m, 'parley_limit_breaches_total', { limit: 'http_body_size' })).toBe(1);
@@ -189,7 +211,9 @@ describe('metrics on the Redis engine', () => {
     await ann.ok({ type: 'send', room: 'r', text: 'one' });
     await ann.ok({ type: 'history', room: 'r' });
     let m = await scrape(node);
-    expect(value(m, 'parley_node_info', { node: node.node.config.nodeId, engine: 'redis' })).toBe(1);
+    expect(value(m, 'parley_node_info', { node: node.node.config.nodeId, engine: 'redis', redis_mode: 'single' })).toBe(
+      1,
+    );
     expect(value(m, 'parley_engine_command_seconds_count', { engine: 'redis', op: 'append' })).toBe(1);
     expect(value(m, 'parley_engine_command_seconds_count', { engine: 'redis', op: 'history' })).toBe(1);
     expect(value(m, 'parley_engine_command_seconds_sum', { engine: 'redis', op: 'append' })).toBeGreaterThan(0);

@@ -1,18 +1,17 @@
 /**
  * Child-process helpers for the ops tests: they run the built server
- * (dist/server/main.js, made by `npm test`'s pretest build) and the CLI.
+ * (dist/server/main.js, rebuilt from src/ by requireBuild) and the CLI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { ensureBuilt, ROOT } from '../support/build.js';
 import { sleep } from '../support/ports.js';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { ROOT };
 export const MAIN = 'dist/server/main.js';
 
-/** Fails clearly when the build is missing (run `npm run build`, or `npm test` which builds first). */
+/** Builds dist/ from the current sources (or fails): a targeted run never tests stale code. */
 export function requireBuild(): void {
-  if (!existsSync(`${ROOT}${MAIN}`)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+  ensureBuilt();
 }
 
 export interface Run {

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/protocol/frames.js';
 import { connect, type Frame, type TestClient } from '../support/client.js';
-import { freePort, sleep } from '../support/ports.js';
+import { freePort, waitFor } from '../support/ports.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
 import { clientUrl, startNode, type RunningNode } from '../support/server.js';
 import { MAIN, requireBuild, run, waitExit, waitHealthy, type Run } from './proc.js';
@@ -23,8 +23,8 @@ interface Tally {
   acked: Map<string, string>;
   /** clientMsgIds answered UNAVAILABLE (must not be stored). */
   refused: string[];
-  /** Sends that got no reply because the connection closed first (the client would retry them). */
-  unanswered: number;
+  /** clientMsgIds of sends that got no reply because the connection closed first (the client would retry them). */
+  unanswered: string[];
   other: string[];
 }
 
@@ -39,7 +39,7 @@ async function sendUntilClosed(c: TestClient, room: string, t: Tally): Promise<v
       c.closed.then(() => null),
     ]).catch(() => null);
     if (reply === null) {
-      t.unanswered++;
+      t.unanswered.push(cmid);
       break;
     }
     if (reply.ok) t.acked.set(reply.data.message.id, cmid);
@@ -99,31 +99,27 @@ describe('SIGTERM on a Redis cluster node with clients sending', () => {
         (f) => f.type === 'presence' && f.event === 'join' && (f.member as { user: string }).user === u,
       );
     }
-    const tallies: Tally[] = users.map((user) => ({ user, acked: new Map(), refused: [], unanswered: 0, other: [] }));
+    const tallies: Tally[] = users.map((user) => ({ user, acked: new Map(), refused: [], unanswered: [], other: [] }));
     const senders = clients.map((c, i) => sendUntilClosed(c, room, tallies[i]!));
     // Let traffic flow, then stop the node in the middle of it.
-    await sleep(400);
-    const ackedBefore = tallies.reduce((n, t) => n + t.acked.size, 0);
-    expect(ackedBefore).toBeGreaterThan(10);
-    const t0 = Date.now();
+    await waitFor(() => tallies.reduce((n, t) => n + t.acked.size, 0) > 10, 10_000, 'traffic to flow');
     a.child.kill('SIGTERM');
     const closes = await Promise.all(clients.map((c) => c.closed));
+    // Exit 0 means it finished before its own hard limit (that path exits 1); 15 s only bounds a hang.
     const code = await waitExit(a, 15_000);
-    const took = Date.now() - t0;
     await Promise.all(senders);
 
     expect(closes.map((x) => x.code)).toEqual(users.map(() => 1001));
     expect(closes[0]!.reason).toMatch(/shutting down/);
     expect(code, a.stdout() + a.stderr()).toBe(0);
-    expect(took).toBeLessThan(9000);
     expect(tallies.flatMap((t) => t.other)).toEqual([]);
 
     // Other nodes' members hear that the users left right away.
-    const leaveDeadline = Date.now() + 3000;
+    // "Right away": the dead-node path needs the node timeout (15 s) to pass; these must come well before.
     for (const u of users) {
       await watcher.waitFor(
         (f: Frame) => f.type === 'presence' && f.event === 'leave' && (f.member as { user: string }).user === u,
-        Math.max(1, leaveDeadline - Date.now()),
+        10_000,
         `leave of ${u}`,
       );
     }
@@ -157,25 +153,33 @@ describe('SIGTERM / SIGINT on a memory-engine node', () => {
     const port = await freePort();
     const a = startServer(port, {});
     await waitHealthy(a, port);
-    const clients = await Promise.all(['m1', 'm2', 'm3'].map((u) => connect(clientUrl(port, u))));
+    const users = ['m1', 'm2', 'm3'];
+    const clients = await Promise.all(users.map((u) => connect(clientUrl(port, u))));
     for (const c of clients) await c.ok({ type: 'join', room: 'lobby' });
-    const tallies: Tally[] = clients.map((_, i) => ({
-      user: `m${i}`,
-      acked: new Map(),
-      refused: [],
-      unanswered: 0,
-      other: [],
-    }));
+    const tallies: Tally[] = users.map((user) => ({ user, acked: new Map(), refused: [], unanswered: [], other: [] }));
     const senders = clients.map((c, i) => sendUntilClosed(c, 'lobby', tallies[i]!));
-    await sleep(200);
+    await waitFor(() => tallies.every((t) => t.acked.size >= 3), 10_000, 'every sender to get acknowledgements');
     a.child.kill('SIGINT');
     const closes = await Promise.all(clients.map((c) => c.closed));
     expect(await waitExit(a, 15_000)).toBe(0);
     await Promise.all(senders);
     expect(closes.map((x) => x.code)).toEqual([1001, 1001, 1001]);
-    // A send is answered unless it reached the server after shutdown began (then it never ran).
-    expect(tallies.reduce((n, t) => n + t.unanswered, 0)).toBeLessThanOrEqual(3);
+    expect(tallies.flatMap((t) => t.other)).toEqual([]);
     expect(a.stdout()).toMatch(/"signal":"SIGINT"/);
+
+    // The memory engine's store dies with the process, so the members' live streams are the record of what was
+    // stored: every message is fanned out to the room before its sender's reply, and the close comes after both.
+    const acked = new Map(tallies.flatMap((t) => [...t.acked]));
+    const unanswered = new Set(tallies.flatMap((t) => t.unanswered));
+    for (const [i, c] of clients.entries()) {
+      const seen = c.messages('lobby');
+      const seenIds = new Set(seen.map((m) => m.id));
+      // No acknowledged message is missing from any member's stream.
+      for (const [id, cmid] of acked) expect(seenIds.has(id), `${users[i]} missed acked ${cmid}`).toBe(true);
+      // Nothing was stored (and fanned out) that was not acknowledged; an unanswered send was not run at all.
+      expect(seen.filter((m) => !acked.has(m.id)).map((m) => m.text)).toEqual([]);
+      for (const m of seen) expect(unanswered.has(m.text), `unanswered ${m.text} was stored`).toBe(false);
+    }
   });
 
   it('exits 0 within PARLEY_SHUTDOWN_TIMEOUT_MS when a client never answers the close', async () => {
@@ -188,14 +192,12 @@ describe('SIGTERM / SIGINT on a memory-engine node', () => {
     await fine.ok({ type: 'join', room: 'lobby' });
     // The deaf client stops reading: it never sees the close frame, so it never answers it.
     (deaf.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const t0 = Date.now();
     a.child.kill('SIGTERM');
     const closed = await fine.closed;
     expect(closed.code).toBe(1001);
+    // Exit 0: it stopped within its limit (the node's own hard limit exits 1); 10 s only bounds a hang.
     expect(await waitExit(a, 10_000)).toBe(0);
-    const took = Date.now() - t0;
-    expect(took).toBeLessThan(3000); // bounded: the node's own hard limit (2 s) would have exited 1
-    expect(took).toBeGreaterThan(300); // it did wait for the handshake before dropping the socket
+    // It waited for the closing handshake, then dropped the socket that never answered.
     expect(a.stdout()).toMatch(/dropped clients that did not finish the closing handshake/);
     deaf.ws.terminate();
   });
@@ -207,7 +209,7 @@ describe('SIGTERM / SIGINT on a memory-engine node', () => {
     const deaf = await connect(clientUrl(port, 'deaf2'));
     (deaf.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // keeps the node in its stop sequence a while
     a.child.kill('SIGTERM');
-    await sleep(300);
+    await waitFor(() => /"msg":"shutting down"/.test(a.stdout()), 10_000, 'the node to begin its stop');
     expect(a.child.exitCode).toBeNull();
     await expect(fetch(`http://127.0.0.1:${port}/readyz`)).rejects.toThrow();
     await expect(connect(clientUrl(port, 'late'))).rejects.toThrow();

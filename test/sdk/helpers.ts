@@ -8,6 +8,8 @@ import WebSocket from 'ws';
 import {
   ParleyClient,
   type ClientOptions,
+  type JoinedInfo,
+  type WebSocketConstructor,
   type Message,
   type PresenceChange,
   type StateChange,
@@ -25,6 +27,54 @@ export function sdkClient(url: string, options: Partial<ClientOptions> = {}): Pa
   });
 }
 
+/** One JSON frame as seen on the wire. */
+export type WireFrame = Record<string, unknown>;
+
+/**
+ * A `ws` WebSocket class that records every frame its sockets send and
+ * receive (to assert what went on the wire: retries, the same clientMsgId,
+ * headers), and the options each socket was created with.
+ */
+export class WireLog {
+  readonly sent: WireFrame[] = [];
+  readonly received: WireFrame[] = [];
+  readonly opened: { url: string; headers?: Record<string, string> }[] = [];
+  readonly WebSocket: WebSocketConstructor;
+  constructor() {
+    const { sent, received, opened } = this;
+    class Logged extends WebSocket {
+      constructor(url: string, protocols?: string | string[], options?: { headers?: Record<string, string> }) {
+        super(url, protocols, options);
+        opened.push({ url, headers: options?.headers });
+        const send = this.send.bind(this);
+        this.send = ((data: string) => {
+          sent.push(JSON.parse(data) as WireFrame);
+          send(data);
+        }) as typeof this.send;
+        this.addEventListener('message', (ev) => {
+          try {
+            received.push(JSON.parse(String(ev.data)) as WireFrame);
+          } catch {
+            // not JSON: not ours to record
+          }
+        });
+      }
+    }
+    this.WebSocket = Logged;
+  }
+
+  /** Frames sent of one command type. */
+  commands(type: string): WireFrame[] {
+    return this.sent.filter((f) => f.type === type);
+  }
+
+  /** The replies to the frames sent with these ids. */
+  repliesTo(frames: WireFrame[]): WireFrame[] {
+    const ids = new Set(frames.map((f) => f.id));
+    return this.received.filter((f) => f.type === 'reply' && ids.has(f.id));
+  }
+}
+
 /** Records a client's events for assertions. */
 export class Recorder {
   readonly messages: Message[] = [];
@@ -32,7 +82,16 @@ export class Recorder {
   readonly typing: { room: string; user: string }[] = [];
   readonly states: StateChange[] = [];
   readonly resets: string[] = [];
+  readonly joined: JoinedInfo[] = [];
+  /** Event names in arrival order (message events as `message:<text>`). */
+  readonly order: string[] = [];
   constructor(client: ParleyClient) {
+    client.on('joined', (j) => {
+      this.joined.push(j);
+      this.order.push(`joined:${j.room}`);
+    });
+    client.on('reset', (r) => this.order.push(`reset:${r.room}`));
+    client.on('message', (m) => this.order.push(`message:${m.text}`));
     client.on('message', (m) => this.messages.push(m));
     client.on('presence', (p) => this.presence.push(p));
     client.on('typing', (t) => this.typing.push(t));

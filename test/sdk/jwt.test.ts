@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyClientError } from '../../src/sdk/index.js';
 import { startNode, type RunningNode } from '../support/server.js';
 import { sleep, waitFor } from '../support/ports.js';
-import { Recorder, sdkClient } from './helpers.js';
+import { Recorder, WireLog, sdkClient } from './helpers.js';
 
 const SECRET = 'sdk-jwt-test-secret-0123456789abcdef-0123456789';
 let node: RunningNode;
@@ -39,6 +39,30 @@ describe('SDK with JWT', () => {
       expect(msg).toMatchObject({ from: 'erin', name: 'Erin' });
     } finally {
       c.close();
+    }
+  });
+
+  it('on Node the token goes in the Authorization header, not in the URL (proxy logs); query on request', async () => {
+    const jwt = await token('ivy', 60, 'Ivy');
+    const wire = new WireLog();
+    const c = sdkClient(node.url, { token: jwt, WebSocket: wire.WebSocket });
+    const q = new WireLog();
+    const viaQuery = sdkClient(node.url, { token: jwt, WebSocket: q.WebSocket, tokenTransport: 'query' });
+    try {
+      await c.connect();
+      expect(wire.opened).toHaveLength(1);
+      expect(wire.opened[0]!.url).not.toContain(jwt);
+      expect(new URL(wire.opened[0]!.url).searchParams.has('token')).toBe(false);
+      expect(wire.opened[0]!.headers).toEqual({ Authorization: `Bearer ${jwt}` });
+      const msg = await c.join('jwt-header').then(() => c.send('jwt-header', 'via header'));
+      expect(msg).toMatchObject({ from: 'ivy', name: 'Ivy' });
+
+      await viaQuery.connect();
+      expect(new URL(q.opened[0]!.url).searchParams.get('token')).toBe(jwt);
+      expect(q.opened[0]!.headers).toBeUndefined();
+    } finally {
+      c.close();
+      viaQuery.close();
     }
   });
 

@@ -8,17 +8,18 @@ import type { ParleyClient } from '../../src/sdk/index.js';
 import { sleep } from '../support/ports.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
 import { startNode, type RunningNode } from '../support/server.js';
-import { sdkClient } from './helpers.js';
+import { WireLog, sdkClient } from './helpers.js';
 
 describe('SDK send during a short Redis outage', () => {
   let redis: RedisProcess;
   let node: RunningNode;
   let client: ParleyClient;
+  const wire = new WireLog();
 
   beforeAll(async () => {
     redis = await startRedis();
     node = await startNode({ redisUrl: redis.url });
-    client = sdkClient(node.url, { user: 'olga', requestTimeoutMs: 15_000 });
+    client = sdkClient(node.url, { user: 'olga', requestTimeoutMs: 15_000, WebSocket: wire.WebSocket });
     await client.connect();
   });
   afterAll(async () => {
@@ -43,5 +44,17 @@ describe('SDK send during a short Redis outage', () => {
     expect(message.text).toBe('sent while redis was down');
     const page = await client.history('outage-sdk');
     expect(page.messages.filter((m) => m.text === 'sent while redis was down')).toHaveLength(1);
+
+    // What went on the wire: refused with UNAVAILABLE at least once, retransmitted each time with the
+    // same clientMsgId (so a retry can never store a second copy), and the last transmission stored it.
+    const sends = wire.commands('send').filter((f) => f.text === 'sent while redis was down');
+    const replies = wire.repliesTo(sends);
+    const refused = replies.filter((r) => r.ok === false);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.every((r) => (r.error as { code: string }).code === 'UNAVAILABLE')).toBe(true);
+    expect(sends).toHaveLength(refused.length + 1);
+    expect(new Set(sends.map((f) => f.clientMsgId)).size).toBe(1);
+    expect(sends[0]!.clientMsgId).toBe(message.clientMsgId);
+    expect(replies.filter((r) => r.ok === true)).toHaveLength(1);
   });
 });

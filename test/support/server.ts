@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createParley, type ParleyNode } from '../../src/server/parley.js';
+import { ensureBuilt, ROOT } from './build.js';
 import { connect, type TestClient } from './client.js';
 import { freePort, sleep } from './ports.js';
 
@@ -65,8 +66,9 @@ export interface NodeProcess {
   terminate(): Promise<number | null>;
 }
 
-/** Starts a node as a child process from the built server (dist/, made by `npm test`'s pretest). */
+/** Starts a node as a child process from the built server (dist/, rebuilt from src/ first or fails). */
 export async function spawnNode(opts: NodeOptions = {}): Promise<NodeProcess> {
+  ensureBuilt();
   const port = await freePort();
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -77,7 +79,11 @@ export async function spawnNode(opts: NodeOptions = {}): Promise<NodeProcess> {
   };
   delete env.REDIS_URL;
   if (opts.redisUrl) env.REDIS_URL = opts.redisUrl;
-  const child = spawn(process.execPath, ['dist/server/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/server/main.js'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

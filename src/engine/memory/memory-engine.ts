@@ -20,7 +20,12 @@ import {
   type SinceResult,
 } from '../engine.js';
 import type { PresenceStore } from '../presence-store.js';
+import { MemoryLifecycleStore } from './memory-lifecycle.js';
+import type { ModerationStore } from '../moderation-store.js';
+import type { WebhookQueue } from '../webhook-queue.js';
+import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
+import { MemoryWebhookQueue } from './memory-webhooks.js';
 
 interface RoomLog {
   entries: Message[];
@@ -55,6 +60,9 @@ export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore & MemoryPresenceStore;
+  readonly lifecycle: MemoryLifecycleStore;
+  readonly moderation: ModerationStore = new MemoryModerationStore();
+  readonly webhooks: WebhookQueue = new MemoryWebhookQueue();
   private readonly logs = new Map<string, RoomLog>();
   private readonly dedupe = new Map<string, { message: Message; expires: number }>();
   private readonly listeners = new Map<string, RoomListener>();
@@ -64,6 +72,11 @@ export class MemoryEngine implements Engine {
   constructor(options: Partial<EngineOptions> & { nodeId: string }) {
     this.options = { ...defaultEngineOptions, ...options };
     this.presence = new MemoryPresenceStore(this.options);
+    this.lifecycle = new MemoryLifecycleStore({
+      entries: (room) => this.logs.get(room)?.entries,
+      deliver: (room, event) => this.deliver(room, event),
+      historyMax: this.options.historyMax,
+    });
   }
 
   async start(): Promise<void> {
@@ -112,7 +125,7 @@ export class MemoryEngine implements Engine {
     const entries = this.logs.get(room)?.entries ?? [];
     const end = opts.before === undefined ? entries.length : lowerBound(entries, opts.before);
     const start = Math.max(0, end - opts.limit);
-    return { messages: entries.slice(start, end), hasMore: start > 0 };
+    return { messages: this.lifecycle.current(room, entries.slice(start, end)), hasMore: start > 0 };
   }
 
   async since(room: string, since: string, max: number): Promise<SinceResult> {
@@ -122,7 +135,13 @@ export class MemoryEngine implements Engine {
     const after = known ? at + 1 : at;
     const missed = entries.length - after;
     const start = missed > max ? entries.length - max : after;
-    return { messages: entries.slice(start), recovered: known && missed <= max };
+    const { changed, changeId, complete } = this.lifecycle.recovery(room, since, known, max);
+    return {
+      messages: this.lifecycle.current(room, entries.slice(start)),
+      recovered: known && missed <= max && complete,
+      changed,
+      changeId,
+    };
   }
 
   async lastMessageId(room: string): Promise<string | null> {

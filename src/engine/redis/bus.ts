@@ -5,6 +5,7 @@
  * Channel payloads (written by the append script and RedisEngine.publish):
  *
  *     m<id>|<frame>          a stored message: its stream id, then the complete `message` frame
+ *     c<changeId>|<frame>    an edit, delete or reaction: its change-log id, then the `edited`/`deleted`/`reaction` frame
  *     e<skipUser>|<frame>    an ephemeral event; skipUser is empty when unset
  *
  * Ids and user ids never contain `|`, so the first `|` ends the header and
@@ -25,16 +26,35 @@
  *   delivers what was missed in order, then the buffer is replayed (the
  *   last-id filter drops what the fill already delivered).
  *
+ * Change events follow the same scheme with their own ids: the baseline is
+ * the newest entry of the room's change log, each room drops change events
+ * at or below its last change id, and the gap fill replays the change log
+ * (field `f` is the frame) after the messages.
+ *
  * Messages published while the connection was down and trimmed from the
  * stream before the fill are lost; control messages published while it was
  * down are lost too (they are advisory: kicks, user frames).
+ *
+ * On Redis Cluster (sharded pub/sub) ioredis owns one subscriber connection
+ * per master and pushes are not ordered with reads, which go to the masters
+ * through the command client. So subscribe() waits for the SSUBSCRIBE
+ * acknowledgement before it reads the baseline (a message stored after the
+ * baseline read is pushed; one stored before is covered by the reader's own
+ * read, which also runs after subscribe() resolved), and a resync (ioredis
+ * `subscribersReady`: a failover or a subscriber that reconnected) works
+ * room by room: buffer, SSUBSCRIBE again (a no-op at Redis, but its reply
+ * proves the subscription is live on the new master), fill from the stream,
+ * replay. A room whose shard is still down keeps buffering and is retried
+ * every second; rooms of other shards are not held up by it.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { compareMessageIds } from '../../protocol/ids.js';
 import { idTime, messageJson } from '../codec.js';
 import type { BusEvent, ControlListener, ControlMessage, RoomListener } from '../engine.js';
 import { CONTROL_CHANNEL, type RoomNames, type RoomNamesCache } from './keys.js';
 
 const CHAR_M = 109; // 'm'
+const CHAR_C = 99; // 'c'
 const CHAR_DASH = 45; // '-'
 const CHAR_0 = 48; // '0'
 
@@ -59,6 +79,15 @@ export interface BusOptions {
   fillBatch?: number;
 }
 
+/**
+ * Where the bus subscribes and reads: one dedicated RESP3 connection (one
+ * Redis, Sentinel), or the Cluster client with sharded subscribers.
+ */
+export type BusLink = { kind: 'connection'; sub: Redis } | { kind: 'sharded'; cluster: Cluster };
+
+/** Most raw payloads a room holds while it waits for its shard; beyond, the stream fill covers the messages. */
+const MAX_BUFFER = 10_000;
+
 interface RoomSub {
   readonly names: RoomNames;
   listener: RoomListener;
@@ -68,6 +97,8 @@ interface RoomSub {
   lastId: string | null;
   lastMs: number;
   lastSeq: number;
+  /** Last delivered (or baseline) change id, null when the change log was empty at subscribe. */
+  lastChange: string | null;
   /** Raw payloads held back while a gap fill runs, else null. */
   buffer: string[] | null;
 }
@@ -88,19 +119,44 @@ export class RedisBus {
   private syncWaiters: Array<() => void> = [];
   private closed = false;
   private readonly fillBatch: number;
+  /** The client the subscriptions and the reads go through (the connection, or the Cluster). */
+  private readonly sub: Redis | Cluster;
+  private readonly sharded: boolean;
+  private retryTimer: NodeJS.Timeout | null = null;
 
   /**
-   * @param sub a dedicated connection (RESP3, autoResubscribe off): the bus
-   *   owns its subscriptions and resubscribes itself on every `ready`.
+   * @param link a dedicated connection (RESP3, autoResubscribe off: the bus
+   *   owns its subscriptions and resubscribes itself on every `ready`), or a
+   *   Cluster created with `shardedSubscribers: true`.
    */
   constructor(
-    private readonly sub: Redis,
+    private readonly link: BusLink,
     private readonly names: RoomNamesCache,
     private readonly opts: BusOptions,
   ) {
     this.fillBatch = opts.fillBatch ?? 1000;
-    sub.on('message', this.onMessage);
-    sub.on('ready', this.onReady);
+    this.sharded = link.kind === 'sharded';
+    this.sub = link.kind === 'sharded' ? link.cluster : link.sub;
+    if (link.kind === 'sharded') {
+      link.cluster.on('smessage', this.onMessage);
+      link.cluster.on('ready', this.onReady);
+      link.cluster.on('subscribersReady', this.onReady);
+    } else {
+      link.sub.on('message', this.onMessage);
+      link.sub.on('ready', this.onReady);
+    }
+  }
+
+  private get live(): boolean {
+    return this.sub.status === 'ready';
+  }
+
+  private subscribeChannel(channel: string): Promise<unknown> {
+    return this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel);
+  }
+
+  private unsubscribeChannel(channel: string): Promise<unknown> {
+    return this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel);
   }
 
   /** Resolves once the control channel (and every active room) is subscribed on a live connection. */
@@ -129,16 +185,38 @@ export class RedisBus {
         return;
       }
       const names = this.names.get(room);
-      const s: RoomSub = { names, listener, active: false, lastId: null, lastMs: 0, lastSeq: 0, buffer: null };
+      const s: RoomSub = {
+        names,
+        listener,
+        active: false,
+        lastId: null,
+        lastMs: 0,
+        lastSeq: 0,
+        lastChange: null,
+        buffer: null,
+      };
       // Registered before the SUBSCRIBE: messages may arrive in the same
       // socket read as its acknowledgement, before the await below resumes.
       this.rooms.set(room, s);
       this.byChannel.set(names.channel, s);
       try {
-        const [, top] = await Promise.all([
-          this.sub.subscribe(names.channel),
-          this.sub.xrevrange(names.log, '+', '-', 'COUNT', 1),
-        ]);
+        let top: StreamEntry[];
+        let topChange: StreamEntry[];
+        if (this.sharded) {
+          // Not ordered with the pushes: read only once the subscription is live.
+          await this.sub.ssubscribe(names.channel);
+          [top, topChange] = await Promise.all([
+            this.sub.xrevrange(names.log, '+', '-', 'COUNT', 1),
+            this.sub.xrevrange(names.changes, '+', '-', 'COUNT', 1),
+          ]);
+        } else {
+          [, top, topChange] = await Promise.all([
+            this.sub.subscribe(names.channel),
+            this.sub.xrevrange(names.log, '+', '-', 'COUNT', 1),
+            this.sub.xrevrange(names.changes, '+', '-', 'COUNT', 1),
+          ]);
+        }
+        s.lastChange = topChange[0]?.[0] ?? null;
         // Everything published before the XREVRANGE ran has been delivered
         // already (same connection, ordered), so its result is a safe baseline.
         const last = top[0];
@@ -150,7 +228,7 @@ export class RedisBus {
           this.byChannel.delete(names.channel);
         }
         // The SUBSCRIBE may have taken effect (e.g. only the read timed out).
-        if (this.sub.status === 'ready') this.sub.unsubscribe(names.channel).catch(noop);
+        if (this.live || this.sharded) this.unsubscribeChannel(names.channel).catch(noop);
         throw this.opts.toEngineError(err);
       }
     });
@@ -166,9 +244,10 @@ export class RedisBus {
       if (s === undefined) return;
       this.rooms.delete(room);
       this.byChannel.delete(s.names.channel);
-      if (this.sub.status !== 'ready') return;
+      // A Cluster remembers sharded channels to resubscribe them: always tell it.
+      if (!this.live && !this.sharded) return;
       try {
-        await this.sub.unsubscribe(s.names.channel);
+        await this.unsubscribeChannel(s.names.channel);
       } catch {
         // Nothing is delivered for it locally any more; a reconnect drops it at Redis too.
       }
@@ -181,8 +260,16 @@ export class RedisBus {
     this.rooms.clear();
     this.byChannel.clear();
     this.controlListener = null;
-    this.sub.off('message', this.onMessage);
-    this.sub.off('ready', this.onReady);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.link.kind === 'sharded') {
+      this.link.cluster.off('smessage', this.onMessage);
+      this.link.cluster.off('ready', this.onReady);
+      this.link.cluster.off('subscribersReady', this.onReady);
+    } else {
+      this.link.sub.off('message', this.onMessage);
+      this.link.sub.off('ready', this.onReady);
+    }
     for (const wake of this.syncWaiters.splice(0)) wake();
   }
 
@@ -196,8 +283,8 @@ export class RedisBus {
   private readonly onMessage = (channel: string, payload: string): void => {
     const s = this.byChannel.get(channel);
     if (s !== undefined) {
-      if (s.buffer !== null) s.buffer.push(payload);
-      else this.deliver(s, payload);
+      if (s.buffer === null) this.deliver(s, payload);
+      else if (s.buffer.length < MAX_BUFFER) s.buffer.push(payload);
     } else if (channel === CONTROL_CHANNEL) {
       this.deliverControl(payload);
     }
@@ -213,6 +300,13 @@ export class RedisBus {
         return;
       }
       event = { kind: 'message', id: s.lastId as string, frame: payload.slice(bar + 1) };
+    } else if (payload.charCodeAt(0) === CHAR_C) {
+      const id = payload.slice(1, bar);
+      if (!this.advanceChange(s, id)) {
+        this.stats.dropped++;
+        return;
+      }
+      event = { kind: 'change', id, frame: payload.slice(bar + 1) };
     } else if (bar === 1) {
       event = { kind: 'event', frame: payload.slice(2) };
     } else {
@@ -243,6 +337,13 @@ export class RedisBus {
     return true;
   }
 
+  /** Moves the room's last change id forward to `id` when it is newer; false when it is not. */
+  private advanceChange(s: RoomSub, id: string): boolean {
+    if (s.lastChange !== null && compareMessageIds(id, s.lastChange) <= 0) return false;
+    s.lastChange = id;
+    return true;
+  }
+
   private emit(s: RoomSub, event: BusEvent): void {
     try {
       s.listener(event);
@@ -266,8 +367,52 @@ export class RedisBus {
   // ---- reconnects ----
 
   private readonly onReady = (): void => {
-    void this.resync();
+    if (this.sharded) void this.resyncSharded();
+    else void this.resync();
   };
+
+  /**
+   * Cluster: the control channel and every room, each on its own (one slot
+   * per SSUBSCRIBE): a room whose shard cannot answer yet stays buffered and
+   * is retried a second later, the others go on at once. Never rejects.
+   */
+  private async resyncSharded(): Promise<void> {
+    if (this.closed) return;
+    const gen = ++this.generation;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const subs: RoomSub[] = [];
+    for (const s of this.rooms.values()) {
+      if (!s.active) continue;
+      if (s.buffer === null) s.buffer = [];
+      subs.push(s);
+    }
+    const results = await Promise.allSettled([
+      this.sub.ssubscribe(CONTROL_CHANNEL),
+      ...subs.map(async (s) => {
+        await this.sub.ssubscribe(s.names.channel);
+        await this.fill(s, gen);
+      }),
+    ]);
+    if (this.closed || gen !== this.generation) return;
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length === 0) {
+      if (this.syncedOnce) this.stats.resyncs++;
+      this.syncedOnce = true;
+      for (const wake of this.syncWaiters.splice(0)) wake();
+      return;
+    }
+    if (results[0]!.status === 'fulfilled') {
+      this.syncedOnce = true;
+      for (const wake of this.syncWaiters.splice(0)) wake();
+    }
+    this.opts.onError((failed[0] as PromiseRejectedResult).reason, `bus resync (${failed.length} left, retrying)`);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.resyncSharded();
+    }, 1000);
+    this.retryTimer.unref();
+  }
 
   /** Resubscribes everything on a fresh connection and fills each room's gap. Never rejects. */
   private async resync(): Promise<void> {
@@ -294,7 +439,7 @@ export class RedisBus {
       if (this.closed || gen !== this.generation) return;
       this.opts.onError(err, 'bus resync');
       // Still connected (a timeout): rooms would stay buffered; start over on a new connection.
-      if (this.sub.status === 'ready') this.sub.disconnect(true);
+      if (this.live) this.sub.disconnect(true);
     }
   }
 
@@ -312,6 +457,20 @@ export class RedisBus {
         this.stats.filled++;
         const frame = names.framePrefix + messageJson(id, idTime(id), body) + names.frameSuffix;
         this.emit(s, { kind: 'message', id, frame });
+      }
+      if (entries.length < this.fillBatch) break;
+    }
+    // Then the changes (a change may concern a message the fill just delivered).
+    for (;;) {
+      const start = s.lastChange === null ? '-' : `(${s.lastChange}`;
+      const entries: StreamEntry[] = await this.sub.xrange(names.changes, start, '+', 'COUNT', this.fillBatch);
+      if (gen !== this.generation || this.rooms.get(names.room) !== s) return;
+      for (const [id, fields] of entries) {
+        const at = fields.indexOf('f');
+        const frame = at >= 0 ? fields[at + 1] : undefined;
+        if (frame === undefined || !this.advanceChange(s, id)) continue;
+        this.stats.filled++;
+        this.emit(s, { kind: 'change', id, frame });
       }
       if (entries.length < this.fillBatch) break;
     }

@@ -12,8 +12,11 @@
  * | `parley:{r:<room>}:dedupe:<user>:<clientMsgId>` | string, PX dedupe window | the stored message JSON of a `clientMsgId` |
  * | `parley:{r:<room>}` | pub/sub channel | the room's bus (payload format in bus.ts) |
  * | `parley:control` | pub/sub channel | cluster-wide control messages (JSON) |
+ *
+ * Edits, deletes and reactions: lifecycle-keys.ts (same hash tag).
  */
 import { messageFrame } from '../codec.js';
+import { changesKey } from './lifecycle-keys.js';
 
 /** The channel every node subscribes to for control messages. */
 export const CONTROL_CHANNEL = 'parley:control';
@@ -42,6 +45,8 @@ export function dedupeKey(room: string, user: string, clientMsgId: string): stri
 export interface RoomNames {
   room: string;
   log: string;
+  /** The room's change log (lifecycle-keys.ts), read by the bus's gap fill. */
+  changes: string;
   channel: string;
   /** `messageFrame(room, json)` is `framePrefix + json + frameSuffix`. */
   framePrefix: string;
@@ -59,7 +64,14 @@ function frameParts(room: string): { prefix: string; suffix: string } {
 /** Builds the names of a room. */
 export function roomNames(room: string): RoomNames {
   const { prefix, suffix } = frameParts(room);
-  return { room, log: logKey(room), channel: roomChannel(room), framePrefix: prefix, frameSuffix: suffix };
+  return {
+    room,
+    log: logKey(room),
+    changes: changesKey(room),
+    channel: roomChannel(room),
+    framePrefix: prefix,
+    frameSuffix: suffix,
+  };
 }
 
 /**

@@ -19,11 +19,9 @@
  * stopped answering (a half-open TCP connection never closes by itself).
  * Requires Redis >= 6.2 (RESP3, exclusive stream ranges).
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Message } from '../../protocol/frames.js';
-import { MESSAGE_ID_PATTERN } from '../../protocol/ids.js';
-import { ParleyError, unavailable } from '../../protocol/errors.js';
-import { encodeBody, idTime, messageJson } from '../codec.js';
+import { encodeBody, idTime } from '../codec.js';
 import {
   defaultEngineOptions,
   type AppendResult,
@@ -39,9 +37,16 @@ import {
 } from '../engine.js';
 import type { PresenceLifecycle, PresenceStore } from '../presence-store.js';
 import { RedisBus, type BusStats } from './bus.js';
+import { toEngineError, type PublishCommand, type RedisCommands } from './client.js';
+import { ErrorLogLimiter } from './log-limit.js';
 import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
+import { RedisLifecycleStore } from './lifecycle.js';
+import type { ModerationStore } from '../moderation-store.js';
+import type { WebhookQueue } from '../webhook-queue.js';
+import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
-import { APPEND_LUA, SINCE_LUA } from './scripts.js';
+import { RedisWebhookQueue } from './redis-webhooks.js';
+import { APPEND_LUA } from './scripts.js';
 
 /** The subset of a pino logger the engine uses. */
 export interface EngineLogger {
@@ -50,12 +55,31 @@ export interface EngineLogger {
   error(obj: object, msg: string): void;
 }
 
+/** A Redis server address. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** The three deployments the engine runs on. */
+export type RedisMode = 'single' | 'sentinel' | 'cluster';
+
 /** Options of the Redis engine: the common EngineOptions plus connection settings. */
 export interface RedisEngineOptions extends Partial<EngineOptions> {
   /** This node's id, unique in the cluster (also names its Redis connections). */
   nodeId: string;
-  /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
-  url: string;
+  /** One Redis: `redis://[user:password@]host:port[/db]` or `rediss://...`. Exactly one of url, clusterNodes, sentinels. */
+  url?: string;
+  /** Seed nodes of a Redis Cluster (Redis >= 7: sharded pub/sub). */
+  clusterNodes?: HostPort[];
+  /** Sentinels of a Sentinel-managed primary. */
+  sentinels?: HostPort[];
+  /** The primary's name at the sentinels. Default `mymaster`. */
+  sentinelName?: string;
+  /** Replicas that must hold a write before it is acknowledged (WAIT). Default 0. */
+  ackReplicas?: number;
+  /** How long WAIT may take before the write answers UNAVAILABLE, ms. Default 1000. */
+  ackTimeoutMs?: number;
   /** A command Redis does not answer within this rejects with UNAVAILABLE. Default 2000. */
   commandTimeoutMs?: number;
   /** start() rejects when Redis cannot be reached within this. Default 10000. */
@@ -75,23 +99,6 @@ export interface RedisEngineOptions extends Partial<EngineOptions> {
 /** Custom commands registered with defineCommand. */
 interface ScriptCommands {
   parleyAppend(numKeys: number, ...args: string[]): Promise<string | [string]>;
-  parleySince(log: string, since: string, max: string): Promise<[number, StreamEntry[], number?]>;
-}
-
-type StreamEntry = [id: string, fields: string[]];
-
-/** Errors that mean "Redis cannot serve this now", though the connection answered. */
-const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
-
-/**
- * Maps a failed command to the engine's failure contract: anything about
- * reaching Redis becomes UNAVAILABLE; a genuine error reply (a bug) is kept
- * and surfaces as INTERNAL at the edge.
- */
-export function toEngineError(err: unknown): Error {
-  if (err instanceof ParleyError) return err;
-  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(err.message)) return err;
-  return unavailable(err);
 }
 
 /** The message object of a fresh append, built from the draft (same key order as JSON.parse of the stored JSON). */
@@ -99,19 +106,8 @@ function draftMessage(id: string, draft: MessageDraft): Message {
   const m: Message = { id, ts: idTime(id), room: draft.room, from: draft.from, text: draft.text };
   if (draft.name !== undefined) m.name = draft.name;
   if (draft.clientMsgId !== undefined) m.clientMsgId = draft.clientMsgId;
+  if (draft.replyTo !== undefined) m.replyTo = draft.replyTo;
   return m;
-}
-
-/** Stream entries to messages, in the given order. */
-function entriesToMessages(entries: StreamEntry[]): Message[] {
-  const out: Message[] = new Array<Message>(entries.length);
-  let n = 0;
-  for (const [id, fields] of entries) {
-    const body = fields[1];
-    if (body !== undefined) out[n++] = JSON.parse(messageJson(id, idTime(id), body)) as Message;
-  }
-  out.length = n;
-  return out;
 }
 
 /** Races a promise against a timer; the timer never keeps the process alive. */
@@ -163,18 +159,34 @@ export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore;
+  readonly lifecycle: RedisLifecycleStore;
+  readonly moderation: ModerationStore;
+  readonly webhooks: WebhookQueue;
   /** Bus counters (resyncs, gap-filled messages, dropped duplicates) for metrics. */
   readonly busStats: BusStats;
+  /**
+   * The command scripts use to publish on a room's channel: pass it as an
+   * ARGV to every script that publishes (`redis.call(ARGV[n], channel, payload)`).
+   */
+  readonly publishCommand: PublishCommand = 'PUBLISH';
 
-  private readonly url: string;
-  private readonly cmd: Redis & ScriptCommands;
-  private readonly sub: Redis;
+  /** Which deployment this engine talks to. */
+  readonly mode: RedisMode;
+  /** Replicas a write must reach before its reply (PARLEY_ACK_REPLICAS). */
+  readonly ackReplicas: number;
+
+  private readonly where: string;
+  private readonly cmd: RedisCommands & ScriptCommands;
+  /** The bus connection; null on Cluster (ioredis owns one sharded subscriber per master). */
+  private readonly sub: Redis | null;
   private readonly bus: RedisBus;
   private readonly names = new RoomNamesCache();
   private readonly log: EngineLogger | undefined;
+  private readonly errors: ErrorLogLimiter;
   private readonly startTimeoutMs: number;
   private readonly readyTimeoutMs: number;
   private readonly heartbeatMs: number;
+  private readonly ackTimeoutMs: number;
   private readonly argMax: string;
   private readonly argTrimAbove: string;
   private readonly argDedupeMs: string;
@@ -189,6 +201,7 @@ export class RedisEngine implements Engine {
    *
    * @example
    * const engine = new RedisEngine({ url: 'redis://127.0.0.1:6380', nodeId: 'node-1' });
+   * const onCluster = new RedisEngine({ clusterNodes: [{ host: '10.0.0.1', port: 7000 }], nodeId: 'node-2' });
    * await engine.start();
    */
   constructor(opts: RedisEngineOptions) {
@@ -198,19 +211,26 @@ export class RedisEngine implements Engine {
       dedupeWindowMs: opts.dedupeWindowMs ?? defaultEngineOptions.dedupeWindowMs,
       nodeTimeoutMs: opts.nodeTimeoutMs ?? defaultEngineOptions.nodeTimeoutMs,
     };
-    this.url = opts.url;
+    const given = [opts.url, opts.clusterNodes, opts.sentinels].filter((x) => x !== undefined).length;
+    if (given !== 1) throw new Error('RedisEngine: give exactly one of url, clusterNodes, sentinels');
+    this.mode = opts.clusterNodes ? 'cluster' : opts.sentinels ? 'sentinel' : 'single';
     this.log = opts.log;
+    this.errors = new ErrorLogLimiter(opts.log);
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 1000;
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
+    this.ackReplicas = Math.max(0, Math.floor(opts.ackReplicas ?? 0));
+    this.ackTimeoutMs = Math.max(1, Math.floor(opts.ackTimeoutMs ?? 1000));
     const max = Math.max(1, Math.floor(this.options.historyMax));
     this.argMax = String(max);
     this.argTrimAbove = String(max + Math.max(1, Math.floor(max / 10)));
     this.argDedupeMs = String(Math.max(1, Math.floor(this.options.dedupeWindowMs)));
 
-    const commandTimeout = opts.commandTimeoutMs ?? 2000;
+    const commandTimeout = Math.max(opts.commandTimeoutMs ?? 2000, this.ackReplicas > 0 ? this.ackTimeoutMs + 500 : 0);
     const maxDelay = opts.maxReconnectDelayMs ?? 2000;
     const name = opts.nodeId.replace(/[^A-Za-z0-9_.:@-]/g, '_');
+    const retryStrategy = (times: number): number =>
+      Math.min(50 * 2 ** Math.min(times, 16), maxDelay) + Math.floor(Math.random() * 100);
     const base: RedisOptions = {
       lazyConnect: true,
       protocol: 3,
@@ -220,26 +240,75 @@ export class RedisEngine implements Engine {
       autoResendUnfulfilledCommands: false,
       commandTimeout,
       connectTimeout: Math.max(commandTimeout, 1000),
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 16), maxDelay) + Math.floor(Math.random() * 100),
+      retryStrategy,
     };
-    this.cmd = new Redis(opts.url, {
-      ...base,
-      connectionName: `parley:${name}:cmd`,
-      enableAutoPipelining: opts.autoPipelining ?? false,
-    }) as Redis & ScriptCommands;
-    if (!(opts.autoPipelining ?? false)) coalesceWrites(this.cmd);
+    const autoPipelining = opts.autoPipelining ?? false;
+    if (opts.clusterNodes) {
+      this.where = `the Redis Cluster at ${opts.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+      this.publishCommand = 'SPUBLISH';
+      const { retryStrategy: _r, enableOfflineQueue: _q, ...nodeOptions } = base;
+      const clusterOptions: ClusterOptions = {
+        lazyConnect: true,
+        shardedSubscribers: true,
+        scaleReads: 'master',
+        enableOfflineQueue: false,
+        enableAutoPipelining: autoPipelining,
+        // A command to a dead primary is retried while the cluster fails over,
+        // bounded so that it answers (UNAVAILABLE) well within 5 s.
+        maxRedirections: 6,
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 200,
+        retryDelayOnTryAgain: 200,
+        slotsRefreshTimeout: 1000,
+        slotsRefreshInterval: 5000,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: { ...nodeOptions, connectionName: `parley:${name}:cmd` },
+      };
+      const cluster = new Cluster(opts.clusterNodes, clusterOptions);
+      if (!autoPipelining) cluster.on('+node', (node: Redis) => coalesceWrites(node));
+      this.cmd = cluster as Cluster & ScriptCommands;
+      this.sub = null;
+    } else {
+      const target: RedisOptions = opts.sentinels
+        ? { sentinels: opts.sentinels, name: opts.sentinelName ?? 'mymaster', sentinelRetryStrategy: retryStrategy }
+        : {};
+      this.where = opts.sentinels
+        ? `the Redis primary "${opts.sentinelName ?? 'mymaster'}" via sentinels ${opts.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`
+        : `Redis at ${safeUrl(opts.url!)}`;
+      const connect = (extra: RedisOptions): Redis =>
+        opts.url !== undefined
+          ? new Redis(opts.url, { ...base, ...extra })
+          : new Redis({ ...base, ...target, ...extra });
+      const cmd = connect({ connectionName: `parley:${name}:cmd`, enableAutoPipelining: autoPipelining });
+      if (!autoPipelining) coalesceWrites(cmd);
+      this.cmd = cmd as Redis & ScriptCommands;
+      this.sub = connect({ connectionName: `parley:${name}:sub`, autoResubscribe: false });
+    }
     this.cmd.defineCommand('parleyAppend', { lua: APPEND_LUA });
-    this.cmd.defineCommand('parleySince', { lua: SINCE_LUA, numberOfKeys: 1, readOnly: true });
-    this.sub = new Redis(opts.url, { ...base, connectionName: `parley:${name}:sub`, autoResubscribe: false });
     this.watch(this.cmd, 'cmd');
-    this.watch(this.sub, 'sub');
+    if (this.sub) this.watch(this.sub, 'sub');
 
-    this.bus = new RedisBus(this.sub, this.names, {
-      toEngineError,
-      onError: (err, context) => this.log?.error({ err, context }, 'redis engine: unhandled error'),
-    });
+    this.bus = new RedisBus(
+      this.sub ? { kind: 'connection', sub: this.sub } : { kind: 'sharded', cluster: this.cmd as Cluster },
+      this.names,
+      {
+        toEngineError,
+        onError: (err, context) => {
+          // Resyncs fail every second while a shard is down: rate-limited. Listener exceptions are bugs: always.
+          if (context.startsWith('bus resync')) this.errors.report('bus', err, context);
+          else this.log?.error({ err, context }, 'redis engine: unhandled error');
+        },
+      },
+    );
     this.busStats = this.bus.stats;
-    this.presence = new RedisPresenceStore(this.cmd, this.options);
+    this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
+    this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {
+      historyMax: this.options.historyMax,
+      publishCommand: () => this.publishCommand,
+      acknowledged: (key) => this.acknowledged(key),
+    });
+    this.moderation = new RedisModerationStore(this.cmd);
+    this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs);
   }
 
   /**
@@ -255,25 +324,24 @@ export class RedisEngine implements Engine {
   private async doStart(): Promise<void> {
     if (this.closing) throw new Error('the Redis engine is closed');
     const synced = this.bus.whenSynced();
-    this.cmd.connect().catch(noop);
-    this.sub.connect().catch(noop);
+    const clients: RedisCommands[] = this.sub ? [this.cmd, this.sub] : [this.cmd];
+    for (const c of clients) c.connect().catch(noop);
     const lastError: { err?: unknown } = {};
     const onError = (err: unknown): void => {
       lastError.err = err;
     };
-    this.cmd.on('error', onError);
-    this.sub.on('error', onError);
+    for (const c of clients) c.on('error', onError);
     try {
       await withTimeout(Promise.all([this.readyOnce(this.cmd), synced]), this.startTimeoutMs, 'connecting');
+      if (this.mode === 'cluster') await withTimeout(this.waitClusterOk(), this.startTimeoutMs, 'cluster_state:ok');
     } catch {
       const cause = lastError.err instanceof Error ? `: ${lastError.err.message}` : '';
       await this.close();
-      throw new Error(`cannot reach Redis at ${safeUrl(this.url)} within ${this.startTimeoutMs} ms${cause}`, {
+      throw new Error(`cannot reach ${this.where} within ${this.startTimeoutMs} ms${cause}`, {
         cause: lastError.err,
       });
     } finally {
-      this.cmd.off('error', onError);
-      this.sub.off('error', onError);
+      for (const c of clients) c.off('error', onError);
     }
     if (this.closing) throw new Error('the Redis engine was closed while starting');
     const lifecycle = this.presence as PresenceStore & PresenceLifecycle;
@@ -282,6 +350,30 @@ export class RedisEngine implements Engine {
     if (this.heartbeatMs > 0) {
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
+    }
+  }
+
+  /** Polls until the cluster serves every slot (a node may start while a failover is running). */
+  private async waitClusterOk(): Promise<void> {
+    while (!this.closing) {
+      if (await this.clusterOk()) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** `cluster_state:ok` with every slot served (none on a failed primary) and every master answering PING. */
+  private async clusterOk(): Promise<boolean> {
+    const cluster = this.cmd as Cluster;
+    try {
+      const masters = cluster.nodes('master');
+      if (masters.length === 0) return false;
+      const [info] = await Promise.all([
+        masters[0]!.cluster('INFO') as Promise<string>,
+        ...masters.map((m) => m.ping()),
+      ]);
+      return /cluster_state:ok/.test(info) && /cluster_slots_ok:16384\b/.test(info);
+    } catch {
+      return false;
     }
   }
 
@@ -303,21 +395,53 @@ export class RedisEngine implements Engine {
       }
     }
     this.bus.close();
-    await Promise.all([quit(this.cmd), quit(this.sub)]);
+    await Promise.all([quit(this.cmd), this.sub ? quit(this.sub) : undefined]);
   }
 
   /**
-   * True when PING answers within `readyTimeoutMs`. Never throws. (The bus
-   * connection reconnects on its own schedule and gap-fills, so it does not
-   * gate readiness.)
+   * True when the whole deployment serves: PING on the primary (one Redis,
+   * Sentinel), or `cluster_state:ok` and a PING answered by every master
+   * (Cluster), within `readyTimeoutMs`. Never throws. (The bus connection
+   * reconnects on its own schedule and gap-fills, so it does not gate
+   * readiness.)
    */
   async ready(): Promise<boolean> {
     if (this.closing) return false;
     try {
+      if (this.mode === 'cluster') return await withTimeout(this.clusterOk(), this.readyTimeoutMs, 'cluster check');
       await withTimeout(this.cmd.ping(), this.readyTimeoutMs, 'PING');
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * With `ackReplicas` > 0: WAIT on the connection that wrote `key` (the
+   * node that owns its slot on Cluster) until that many replicas hold every
+   * write made so far on it; UNAVAILABLE when they do not confirm within
+   * `ackTimeoutMs` (the write stays: a retry with the same clientMsgId finds
+   * it). Stores call it after a write whose reply must survive a failover.
+   * Resolves at once when ackReplicas is 0.
+   */
+  async acknowledged(key: string): Promise<void> {
+    if (this.ackReplicas === 0) return;
+    let acked: number;
+    try {
+      if (this.mode === 'cluster') {
+        // A pipeline goes to the one node that owns the key's slot; WAIT rides along.
+        const res = await this.cmd.pipeline().exists(key).wait(this.ackReplicas, this.ackTimeoutMs).exec();
+        const w = res?.[1];
+        if (!w || w[0]) throw w?.[0] ?? new Error('WAIT aborted');
+        acked = Number(w[1]);
+      } else {
+        acked = await this.cmd.wait(this.ackReplicas, this.ackTimeoutMs);
+      }
+    } catch (err) {
+      throw toEngineError(err);
+    }
+    if (acked < this.ackReplicas) {
+      throw toEngineError(new Error(`only ${acked} of ${this.ackReplicas} replicas confirmed the write`));
     }
   }
 
@@ -342,45 +466,24 @@ export class RedisEngine implements Engine {
         this.argMax,
         this.argTrimAbove,
         this.argDedupeMs,
+        this.publishCommand,
       );
     } catch (err) {
       throw toEngineError(err);
     }
+    if (this.ackReplicas > 0) await this.acknowledged(n.log);
     if (typeof reply === 'string') return { message: draftMessage(reply, draft), duplicate: false };
     return { message: JSON.parse(reply[0]) as Message, duplicate: true };
   }
 
-  /** XREVRANGE strictly before `before` (or from the newest), one extra entry to learn hasMore. */
-  async history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage> {
-    const limit = Math.max(0, Math.floor(opts.limit));
-    // Like the memory engine: nothing sorts before a malformed id.
-    if (opts.before !== undefined && !MESSAGE_ID_PATTERN.test(opts.before)) return { messages: [], hasMore: false };
-    const end = opts.before === undefined ? '+' : `(${opts.before}`;
-    let entries: StreamEntry[];
-    try {
-      entries = await this.cmd.xrevrange(this.names.get(room).log, end, '-', 'COUNT', limit + 1);
-    } catch (err) {
-      throw toEngineError(err);
-    }
-    const hasMore = entries.length > limit;
-    if (hasMore) entries.length = limit;
-    return { messages: entriesToMessages(entries.reverse()), hasMore };
+  /** A page in current state: XREVRANGE plus the page's changed messages, one script (lifecycle.ts). */
+  history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage> {
+    return this.lifecycle.history(room, opts);
   }
 
-  /** The messages after `since`, read atomically by one script (see SINCE_LUA). */
-  async since(room: string, since: string, max: number): Promise<SinceResult> {
-    const count = Math.max(0, Math.floor(max));
-    // Like the memory engine: a malformed id is unknown, everything is "after" it.
-    const from = MESSAGE_ID_PATTERN.test(since) ? since : '0-0';
-    let reply: [number, StreamEntry[], number?];
-    try {
-      reply = await this.cmd.parleySince(this.names.get(room).log, from, String(count));
-    } catch (err) {
-      throw toEngineError(err);
-    }
-    const [recovered, entries, newestFirst] = reply;
-    if (newestFirst === 1) entries.reverse();
-    return { messages: entriesToMessages(entries), recovered: recovered === 1 && from === since };
+  /** The messages after `since` and the older ones changed since, read atomically (lifecycle.ts). */
+  since(room: string, since: string, max: number): Promise<SinceResult> {
+    return this.lifecycle.since(room, since, max);
   }
 
   /** Id of the newest entry of the room's stream, or null. */
@@ -405,19 +508,23 @@ export class RedisEngine implements Engine {
     return this.bus.unsubscribe(room);
   }
 
-  /** PUBLISH `e<skipUser>|<frame>` on the room's channel. */
+  /** PUBLISH (SPUBLISH on Cluster) `e<skipUser>|<frame>` on the room's channel. */
   async publish(room: string, event: Extract<BusEvent, { kind: 'event' }>): Promise<void> {
+    const channel = this.names.get(room).channel;
+    const payload = `e${event.skipUser ?? ''}|${event.frame}`;
     try {
-      await this.cmd.publish(this.names.get(room).channel, `e${event.skipUser ?? ''}|${event.frame}`);
+      if (this.sub === null) await this.cmd.spublish(channel, payload);
+      else await this.cmd.publish(channel, payload);
     } catch (err) {
       throw toEngineError(err);
     }
   }
 
-  /** PUBLISH the JSON of `msg` on the control channel (every node, this one included). */
+  /** PUBLISH (SPUBLISH on Cluster) the JSON of `msg` on the control channel (every node, this one included). */
   async publishControl(msg: ControlMessage): Promise<void> {
     try {
-      await this.cmd.publish(CONTROL_CHANNEL, JSON.stringify(msg));
+      if (this.sub === null) await this.cmd.spublish(CONTROL_CHANNEL, JSON.stringify(msg));
+      else await this.cmd.publish(CONTROL_CHANNEL, JSON.stringify(msg));
     } catch (err) {
       throw toEngineError(err);
     }
@@ -430,28 +537,39 @@ export class RedisEngine implements Engine {
 
   // ---- connection upkeep ----
 
-  /** Listens to a connection's errors (ioredis prints unhandled ones) and logs each outage once. */
-  private watch(client: Redis, which: 'cmd' | 'sub'): void {
+  /**
+   * Listens to a connection's errors (ioredis prints unhandled ones) and logs
+   * each outage once; repeated errors (ioredis emits about 100 a second while
+   * a shard is down) are summed up, at most one line per 5 s.
+   */
+  private watch(client: RedisCommands, which: 'cmd' | 'sub'): void {
     client.on('error', (err: Error) => {
+      if (this.closing) return;
       // While down, every reconnect attempt fails the same way: say it once.
-      if (this.down[which] || this.closing) return;
-      this.log?.warn({ err: err.message, connection: which }, 'redis engine: connection error');
+      if (this.down[which]) this.errors.count(which);
+      else this.errors.report(which, err, 'connection error');
     });
+    if (this.mode === 'cluster') {
+      client.on('node error', (err: Error, node: string) => {
+        if (!this.closing) this.errors.report('cluster node', err, node);
+      });
+    }
     client.on('close', () => {
       if (!this.starting || this.closing || this.down[which]) return;
       this.down[which] = true;
-      this.log?.warn({ connection: which }, 'redis engine: connection lost, reconnecting');
+      this.log?.warn({ connection: which, mode: this.mode }, 'redis engine: connection lost, reconnecting');
     });
     client.on('ready', () => {
       if (!this.down[which]) return;
       this.down[which] = false;
-      this.log?.info({ connection: which }, 'redis engine: connection restored');
+      this.log?.info({ connection: which, mode: this.mode }, 'redis engine: connection restored');
     });
   }
 
   /** PINGs both connections; one that is up but does not answer is dropped and reconnects. */
   private beat(): void {
-    for (const client of [this.cmd, this.sub]) {
+    if (this.sub === null) return; // Cluster: ioredis refreshes the slots and reconnects nodes itself
+    for (const client of [this.cmd as Redis, this.sub]) {
       if (client.status !== 'ready') continue;
       client.ping().catch((err: unknown) => {
         if (this.closing || client.status !== 'ready') return;
@@ -460,14 +578,14 @@ export class RedisEngine implements Engine {
     }
   }
 
-  private readyOnce(client: Redis): Promise<void> {
+  private readyOnce(client: RedisCommands): Promise<void> {
     if (client.status === 'ready') return Promise.resolve();
     return new Promise((resolve) => client.once('ready', () => resolve()));
   }
 }
 
 /** QUIT politely (bounded), then make sure the socket is gone and no reconnect follows. */
-async function quit(client: Redis): Promise<void> {
+async function quit(client: RedisCommands): Promise<void> {
   if (client.status === 'end') return;
   if (client.status === 'ready') {
     try {

@@ -37,7 +37,7 @@
  * the sweep work.
  */
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { ChosenStatus } from '../../protocol/frames.js';
 import { StatusValues } from '../../protocol/frames.js';
 import type { EngineOptions } from '../engine.js';
@@ -50,7 +50,7 @@ import type {
   SweepResult,
   UserState,
 } from '../presence-store.js';
-import { toEngineError } from './redis-engine.js';
+import { batch, call, run, type RedisCommands } from './client.js';
 
 // ---- key names ---------------------------------------------------------------
 
@@ -246,7 +246,7 @@ interface PresenceCommands {
   parleyPresenceIndex(...args: string[]): Promise<number>;
 }
 
-type Client = Redis & PresenceCommands;
+type Client = RedisCommands & PresenceCommands;
 type Batch = ChainableCommander & { [K in keyof PresenceCommands]: (...args: string[]) => Batch };
 
 /** A user's state as read from the user hash, with what the store needs besides. */
@@ -264,30 +264,6 @@ function parseState(user: string, f: StateFields | Field[]): RawState {
   if (text != null) s.text = text;
   if (!s.online && lastSeen != null) s.lastSeen = Number(lastSeen);
   return { state: s, conns: n, version: v == null ? 0 : Number(v) };
-}
-
-/** Runs a batch (one round trip) and returns its replies, throwing the first error. */
-async function run(batch: ChainableCommander): Promise<unknown[]> {
-  let res: [Error | null, unknown][] | null;
-  try {
-    res = await batch.exec();
-  } catch (err) {
-    throw toEngineError(err);
-  }
-  if (!res) throw toEngineError(new Error('pipeline aborted'));
-  return res.map(([err, value]) => {
-    if (err) throw toEngineError(err);
-    return value;
-  });
-}
-
-/** Awaits a single command, mapping failures to the engine's contract. */
-async function call<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    throw toEngineError(err);
-  }
 }
 
 interface LocalConn {
@@ -345,7 +321,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
    *   default start() asks Redis (`INFO cluster`).
    */
   constructor(
-    redis: Redis,
+    redis: RedisCommands,
     readonly options: EngineOptions,
     settings: { cluster?: boolean } = {},
   ) {
@@ -371,7 +347,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   }
 
   private batch(): Batch {
-    return this.redis.pipeline() as unknown as Batch;
+    return batch(this.redis) as unknown as Batch;
   }
 
   // ---- lifecycle -------------------------------------------------------------
@@ -513,8 +489,11 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     restoreText?: string,
   ): Promise<{ state: UserState; wentOnline: boolean }> {
     const b = this.batch();
-    b.hset(presenceKeys.nodeConns(this.node), connId, c.user);
-    const [, reply] = (await run(
+    const nodeConns = presenceKeys.nodeConns(this.node);
+    // On Cluster the two keys live on different nodes: the node hash must be written first.
+    if (this.cluster) await call(this.redis.hset(nodeConns, connId, c.user));
+    else b.hset(nodeConns, connId, c.user);
+    const replies = await run(
       b.parleyPresenceConnect(
         presenceKeys.user(c.user),
         presenceKeys.userConns(c.user),
@@ -524,8 +503,8 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
         restoreStatus ?? '',
         restoreText ?? '',
       ),
-    )) as [unknown, [number, ...StateFields]];
-    const [went, ...fields] = reply;
+    );
+    const [went, ...fields] = replies[replies.length - 1] as [number, ...StateFields];
     const raw = parseState(c.user, fields);
     this.remember(c.user, raw.state);
     if (went === 1) await this.writeIndex(raw);

@@ -14,7 +14,8 @@
  * KEYS[1] the room's stream; KEYS[2] the dedupe key, only when the draft has a clientMsgId.
  * ARGV[1] body fragment (codec.encodeBody), ARGV[2] room channel,
  * ARGV[3] / ARGV[4] frame prefix / suffix (codec.messageFrame around the message JSON),
- * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms).
+ * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms),
+ * ARGV[8] the publish command (`PUBLISH`, or `SPUBLISH` on Cluster: RedisEngine.publishCommand).
  *
  * Returns the new stream id (a string), or `{storedMessageJson}` for a duplicate.
  *
@@ -41,35 +42,9 @@ if redis.call('XLEN', log) > tonumber(ARGV[6]) then
   redis.call('XTRIM', log, 'MAXLEN', ARGV[5])
 end
 local json = '{"id":"' .. id .. '","ts":' .. string.sub(id, 1, string.find(id, '-', 1, true) - 1) .. ',' .. body
-redis.call('PUBLISH', ARGV[2], 'm' .. id .. '|' .. ARGV[3] .. json .. ARGV[4])
+redis.call(ARGV[8], ARGV[2], 'm' .. id .. '|' .. ARGV[3] .. json .. ARGV[4])
 if dedupe then
   redis.call('SET', dedupe, json, 'PX', ARGV[7])
 end
 return id
-`;
-
-/**
- * since: the messages after a given id, for reconnect recovery, read atomically.
- *
- * KEYS[1] the room's stream. ARGV[1] the `since` id, ARGV[2] max.
- *
- * Returns `{recovered, entries}` with entries oldest first, or, when more
- * than max entries followed, `{0, entries, 1}` with the newest max entries
- * newest first (the trailing 1 says so). recovered is 1 only when the exact `since` entry is
- * still in the stream (so nothing before it was trimmed or lost, e.g. by a
- * restart without persistence) and no more than max entries follow it.
- */
-export const SINCE_LUA = `
-local log = KEYS[1]
-local since = ARGV[1]
-local max = tonumber(ARGV[2])
-local known = #redis.call('XRANGE', log, since, since) == 1
-local after = redis.call('XRANGE', log, '(' .. since, '+', 'COUNT', max + 1)
-if #after <= max then
-  return {known and 1 or 0, after}
-end
-if max <= 0 then
-  return {0, {}}
-end
-return {0, redis.call('XREVRANGE', log, '+', '(' .. since, 'COUNT', max), 1}
 `;

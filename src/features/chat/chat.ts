@@ -5,6 +5,7 @@
 import { canAccessRoom } from '../../auth/identity.js';
 import type { Limits } from '../../config.js';
 import type { Engine } from '../../engine/engine.js';
+import type { ChangeKind } from '../../engine/lifecycle-store.js';
 import type { Metrics } from '../../metrics.js';
 import { ParleyError } from '../../protocol/errors.js';
 import type { HistoryResult, JoinResult, Message, SendResult } from '../../protocol/frames.js';
@@ -36,14 +37,26 @@ export interface ChatHook {
   beforeJoin?(session: Session, room: string): Promise<void> | void;
   /** Fields merged into the join reply (e.g. lastReadId, unread, topic). */
   joinFields?(session: Session, room: string): Promise<Partial<JoinResult>>;
-  /** Before a session's message is stored (e.g. FORBIDDEN when muted, RATE_LIMITED in slow mode). */
-  beforeSend?(session: Session, room: string): Promise<void> | void;
+  /**
+   * Before a session's message is stored (e.g. FORBIDDEN when muted, RATE_LIMITED in slow mode).
+   * Also called when the room is not joined (so a banned user hears FORBIDDEN, not NOT_JOINED):
+   * `session.rooms.has(room)` tells; chat answers NOT_JOINED when no hook throws.
+   */
+  beforeSend?(session: Session, room: string, draft: SendDraft): Promise<void> | void;
   /** Before a session reads a room's history. */
   beforeHistory?(session: Session, room: string): Promise<void> | void;
   /** After a message was stored (also for the HTTP API); awaited before the reply. Not called for duplicates. */
   afterSend?(message: Message): Promise<void> | void;
-  /** After a stored message changed (edit, delete, reaction); awaited before the reply. */
+  /** Before a session's edit, delete, react or unreact is applied (e.g. FORBIDDEN when muted). */
+  beforeChange?(session: Session, room: string, kind: ChangeKind): Promise<void> | void;
+  /** After a stored message changed (edit, delete, reaction; also over HTTP); awaited before the reply. Not called when nothing changed. */
   afterChange?(kind: 'edited' | 'deleted' | 'reaction', message: Message): Promise<void> | void;
+}
+
+/** What a hook sees of a send before it is stored. */
+export interface SendDraft {
+  text: string;
+  clientMsgId?: string;
 }
 
 export class ChatFeature {
@@ -63,12 +76,31 @@ export class ChatFeature {
   }
 
   /** Runs one kind of hook in order; nothing to await when no feature registered it. */
-  private async runHooks<K extends 'beforeJoin' | 'beforeSend' | 'beforeHistory'>(
+  private async runHooks<K extends 'beforeJoin' | 'beforeHistory'>(
     kind: K,
     session: Session,
     room: string,
   ): Promise<void> {
     for (const h of this.hooks) await h[kind]?.(session, room);
+  }
+
+  /** Runs the beforeChange hooks (features/chat/lifecycle.ts); nothing to await when none is registered. */
+  async beforeChange(session: Session, room: string, kind: ChangeKind): Promise<void> {
+    for (const h of this.hooks) if (h.beforeChange) await h.beforeChange(session, room, kind);
+  }
+
+  /** Runs the afterChange hooks after a change that changed something. */
+  async afterChange(kind: 'edited' | 'deleted' | 'reaction', message: Message): Promise<void> {
+    for (const h of this.hooks) if (h.afterChange) await h.afterChange(kind, message);
+  }
+
+  /** Throws BAD_REQUEST for an empty text and TOO_LARGE past the limit (send, edit, HTTP). */
+  checkText(text: string, command: string): void {
+    if (text.length === 0) throw new ParleyError('BAD_REQUEST', `${command}: "text" must not be empty`);
+    if (charLength(text, this.limits.maxTextChars) > this.limits.maxTextChars) {
+      this.metrics.limitBreaches.inc({ limit: 'text_length' });
+      throw new ParleyError('TOO_LARGE', `message text is longer than ${this.limits.maxTextChars} characters`);
+    }
   }
 
   /** Throws FORBIDDEN unless the session may use the room. */
@@ -89,11 +121,14 @@ export class ChatFeature {
     name?: string;
     text: string;
     clientMsgId?: string;
+    replyTo?: string;
   }): Promise<Message> {
-    if (draft.text.length === 0) throw new ParleyError('BAD_REQUEST', 'send: "text" must not be empty');
-    if (charLength(draft.text, this.limits.maxTextChars) > this.limits.maxTextChars) {
-      this.metrics.limitBreaches.inc({ limit: 'text_length' });
-      throw new ParleyError('TOO_LARGE', `message text is longer than ${this.limits.maxTextChars} characters`);
+    this.checkText(draft.text, 'send');
+    if (draft.replyTo !== undefined) {
+      const target = await this.engine.lifecycle.get(draft.room, draft.replyTo);
+      if (target === null || target.deleted) {
+        throw new ParleyError('NOT_FOUND', `replyTo: no message "${draft.replyTo}" in room "${draft.room}"`);
+      }
     }
     const { message, duplicate } = await this.engine.append(draft);
     if (!duplicate) {
@@ -129,7 +164,7 @@ export class ChatFeature {
       this.metrics.limitBreaches.inc({ limit: 'rooms_per_connection' });
       throw new ParleyError('LIMIT', `a connection may join at most ${this.limits.maxRoomsPerConnection} rooms`);
     }
-    const st: RoomState = { buffer: [], floor: null, filtering: false };
+    const st: RoomState = { buffer: [], floor: null, filtering: false, changeFloor: null, changeFiltering: false };
     session.rooms.set(room, st);
     let presenceJoined = false;
     try {
@@ -152,6 +187,9 @@ export class ChatFeature {
         if (last !== null && (lastId === null || compareMessageIds(last, lastId) > 0)) result.lastMessageId = last;
         result.messages = recovery.messages;
         result.recovered = recovery.recovered;
+        result.changed = recovery.changed;
+        // Change events up to the read are in `messages`/`changed` already.
+        st.changeFloor = recovery.changeId;
       } else {
         st.floor = lastId;
       }
@@ -185,15 +223,35 @@ export class ChatFeature {
       const floor = st.floor;
       result.messages = floor === null ? [] : recovery.messages.filter((m) => compareMessageIds(m.id, floor) <= 0);
       result.recovered = recovery.recovered;
+      result.changed = recovery.changed;
     }
     return result;
   }
 
   private async leave(session: Session, room: string): Promise<Record<string, never>> {
-    if (!session.rooms.delete(room)) throw new ParleyError('NOT_JOINED', `you have not joined room "${room}"`);
+    if (!(await this.evict(session, room))) throw new ParleyError('NOT_JOINED', `you have not joined room "${room}"`);
+    return {};
+  }
+
+  /**
+   * Takes a session out of a room as a leave does (fan-out, presence `leave`
+   * to the others); false when it had not joined. Used by moderation (bans).
+   */
+  async evict(session: Session, room: string): Promise<boolean> {
+    if (!session.rooms.delete(room)) return false;
     this.fanout.remove(session, room);
     await this.presence.leaveRoom(session, room);
-    return {};
+    return true;
+  }
+
+  private async runBeforeSend(
+    session: Session,
+    room: string,
+    text: string,
+    clientMsgId: string | undefined,
+  ): Promise<void> {
+    const draft: SendDraft = clientMsgId === undefined ? { text } : { text, clientMsgId };
+    for (const h of this.hooks) await h.beforeSend?.(session, room, draft);
   }
 
   private async send(
@@ -201,20 +259,25 @@ export class ChatFeature {
     room: string,
     text: string,
     clientMsgId: string | undefined,
+    replyTo: string | undefined,
   ): Promise<SendResult> {
-    if (!session.rooms.has(room)) throw new ParleyError('NOT_JOINED', `join room "${room}" before sending to it`);
+    if (!session.rooms.has(room)) {
+      if (this.hooks.length > 0) await this.runBeforeSend(session, room, text, clientMsgId);
+      throw new ParleyError('NOT_JOINED', `join room "${room}" before sending to it`);
+    }
     if (!session.sendBucket.take()) {
       this.metrics.limitBreaches.inc({ limit: 'send_rate' });
       throw new ParleyError('RATE_LIMITED', `at most ${this.limits.sendRate} messages per second`);
     }
-    if (this.hooks.length > 0) await this.runHooks('beforeSend', session, room);
-    const draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string } = {
+    if (this.hooks.length > 0) await this.runBeforeSend(session, room, text, clientMsgId);
+    const draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string; replyTo?: string } = {
       room,
       from: session.user,
       text,
     };
     if (session.name !== undefined) draft.name = session.name;
     if (clientMsgId !== undefined) draft.clientMsgId = clientMsgId;
+    if (replyTo !== undefined) draft.replyTo = replyTo;
     return { message: await this.publish(draft) };
   }
 
@@ -222,7 +285,7 @@ export class ChatFeature {
     return {
       join: (s, c, ctx) => this.join(s, c.room, c.since, ctx),
       leave: (s, c) => this.leave(s, c.room),
-      send: (s, c) => this.send(s, c.room, c.text, c.clientMsgId),
+      send: (s, c) => this.send(s, c.room, c.text, c.clientMsgId, c.replyTo),
       history: async (s, c) => {
         this.checkAccess(s, c.room);
         if (this.hooks.length > 0) await this.runHooks('beforeHistory', s, c.room);

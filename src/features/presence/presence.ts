@@ -47,8 +47,15 @@ export interface PresenceOptions {
   sweepIntervalMs: number;
 }
 
+/** Refuses a typing event by throwing a ParleyError (e.g. FORBIDDEN while muted). */
+export type TypingGuard = (session: Session, room: string) => Promise<void> | void;
+/** Told when a user's first connection anywhere opens (`online`) or their last one ends. */
+export type UserTransitionListener = (user: string, online: boolean) => Promise<void> | void;
+
 export class PresenceFeature {
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly typingGuards: TypingGuard[] = [];
+  private readonly transitionListeners: UserTransitionListener[] = [];
 
   constructor(
     private readonly engine: Engine,
@@ -58,13 +65,34 @@ export class PresenceFeature {
     private readonly options: PresenceOptions,
   ) {}
 
+  /** Adds a check run before every typing event (moderation: mutes). */
+  guardTyping(guard: TypingGuard): void {
+    this.typingGuards.push(guard);
+  }
+
+  /** Adds a listener of users going online / offline cluster-wide (webhooks); awaited, errors logged. */
+  onUserTransition(listener: UserTransitionListener): void {
+    this.transitionListeners.push(listener);
+  }
+
+  private async transition(user: string, online: boolean): Promise<void> {
+    for (const l of this.transitionListeners) {
+      try {
+        await l(user, online);
+      } catch (err) {
+        this.log.warn({ err, user }, 'presence transition listener failed');
+      }
+    }
+  }
+
   /** Registers a new connection. */
   async connect(session: Session): Promise<void> {
-    await this.engine.presence.connect(
+    const { wentOnline } = await this.engine.presence.connect(
       session.name === undefined
         ? { connId: session.connId, user: session.user }
         : { connId: session.connId, user: session.user, name: session.name },
     );
+    if (wentOnline && this.transitionListeners.length > 0) await this.transition(session.user, true);
   }
 
   /** Forgets a closed connection and tells rooms the user left (when it was their last connection there). */
@@ -145,6 +173,7 @@ export class PresenceFeature {
 
   /** Publishes the join/leave/update events for a departure (disconnect, dead node, shutdown). */
   async announceDeparture(t: DepartureTransition): Promise<void> {
+    if (t.wentOffline && this.transitionListeners.length > 0) await this.transition(t.user, false);
     if (t.leftRooms.length === 0) return;
     if (t.state.status === 'invisible') return; // nobody saw them
     const entry = publicEntry(t.state);
@@ -159,6 +188,7 @@ export class PresenceFeature {
 
   private async typing(session: Session, room: string): Promise<Record<string, never>> {
     if (!session.rooms.has(room)) throw new ParleyError('NOT_JOINED', `join room "${room}" before typing in it`);
+    for (const guard of this.typingGuards) await guard(session, room);
     if (!session.typingBucket.take()) {
       this.metrics.limitBreaches.inc({ limit: 'typing_rate' });
       throw new ParleyError('RATE_LIMITED', `at most ${this.limits.typingRate} typing events per second`);
