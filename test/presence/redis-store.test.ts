@@ -7,6 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PRESENCE_BUCKETS, presenceBucket } from '../../src/engine/redis/keys.js';
 import { presenceKeys, RedisPresenceStore } from '../../src/engine/redis/redis-presence.js';
 import type { ChosenStatus } from '../../src/protocol/frames.js';
 import { sleep, waitFor } from '../support/ports.js';
@@ -75,10 +76,12 @@ describe('redis presence store', () => {
     expect(await admin.hgetall(`parley:{u:${user}}:rooms`)).toEqual({ [room]: '1' });
     expect(await admin.smembers(`parley:{u:${user}}:c:${conn}`)).toEqual([room]);
     expect(await admin.zscore(`parley:{r:${room}}:members`, user)).toBe('1');
-    expect(await admin.zscore('parley:{presence}:users', user)).toBe('0');
-    expect(await admin.zscore('parley:{presence}:status:busy', user)).not.toBeNull();
-    expect(await admin.zscore('parley:{presence}:status:online', user)).toBeNull();
-    expect(await admin.hget('parley:{presence}:version', user)).toBe(await admin.hget(presenceKeys.user(user), 'v'));
+    expect(await admin.zscore(`parley:{presence:${presenceBucket(user)}}:users`, user)).toBe('0');
+    expect(await admin.zscore(`parley:{presence:${presenceBucket(user)}}:status:busy`, user)).not.toBeNull();
+    expect(await admin.zscore(`parley:{presence:${presenceBucket(user)}}:status:online`, user)).toBeNull();
+    expect(await admin.hget(`parley:{presence:${presenceBucket(user)}}:version`, user)).toBe(
+      await admin.hget(presenceKeys.user(user), 'v'),
+    );
     expect(await admin.hgetall(`parley:node:${nodeId}:conns`)).toEqual({ [conn]: user });
     const ttl = await admin.pttl(`parley:node:${nodeId}`);
     expect(ttl).toBeGreaterThan(0);
@@ -87,8 +90,8 @@ describe('redis presence store', () => {
 
     const t = await store.disconnect(conn);
     const lastSeen = t!.state.lastSeen!;
-    expect(await admin.zscore('parley:{presence}:users', user)).toBe(String(lastSeen));
-    expect(await admin.zscore('parley:{presence}:status:busy', user)).toBeNull();
+    expect(await admin.zscore(`parley:{presence:${presenceBucket(user)}}:users`, user)).toBe(String(lastSeen));
+    expect(await admin.zscore(`parley:{presence:${presenceBucket(user)}}:status:busy`, user)).toBeNull();
     expect(await admin.hget(presenceKeys.user(user), 'lastSeen')).toBe(String(lastSeen));
     for (const key of [
       `parley:{u:${user}}:conns`,
@@ -236,10 +239,10 @@ describe('redis presence store', () => {
   it('repairs a status index entry that disagrees with the user (a node died between the two writes)', async () => {
     const a = await node(3000);
     const ghost = uniq('ghost');
-    await admin.zadd('parley:{presence}:status:online', 1, ghost);
+    await admin.zadd(`parley:{presence:${presenceBucket(ghost)}}:status:online`, 1, ghost);
     const before = await a.store.listByStatus('online', 10_000);
     expect(before.users.map((x) => x.user)).not.toContain(ghost);
-    expect(await admin.zscore('parley:{presence}:status:online', ghost)).toBeNull();
+    expect(await admin.zscore(`parley:{presence:${presenceBucket(ghost)}}:status:online`, ghost)).toBeNull();
     const after = await a.store.listByStatus('online', 10_000);
     expect(after.count).toBe(before.count);
   });
@@ -276,7 +279,15 @@ describe('redis presence store', () => {
     // The index itself (before any read could repair it), then the list the API serves.
     for (const s of statuses) {
       const expected = truth.filter((t) => t.online && t.status === s).map((t) => t.user);
-      const raw = (await admin.zrange(`parley:{presence}:status:${s}`, '0', '-1')).filter((x) => users.includes(x));
+      const raw: string[] = [];
+      for (let bucket = 0; bucket < PRESENCE_BUCKETS; bucket++) {
+        raw.push(...(await admin.zrange(`parley:{presence:${bucket}}:status:${s}`, '0', '-1')));
+      }
+      expect(
+        raw.filter((x) => users.includes(x)).every((x) => raw.indexOf(x) === raw.lastIndexOf(x)),
+        'one bucket per user',
+      ).toBe(true);
+      raw.splice(0, raw.length, ...raw.filter((x) => users.includes(x)));
       expect(raw.sort(), `index of ${s}`).toEqual(expected.sort());
     }
     for (const s of statuses) {
@@ -285,7 +296,7 @@ describe('redis presence store', () => {
       expect(listed.sort()).toEqual(expected.sort());
     }
     for (const t of truth) {
-      const score = await admin.zscore('parley:{presence}:users', t.user);
+      const score = await admin.zscore(`parley:{presence:${presenceBucket(t.user)}}:users`, t.user);
       expect(score === '0').toBe(t.online);
     }
   });
