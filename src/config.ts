@@ -159,9 +159,79 @@ export const defaultLimits: Limits = {
   requestTimeoutMs: 30_000,
 };
 
+/** How a setting's value is written: integer, text, boolean (1/0/true/false) or comma-separated list. */
+export type SettingKind = 'int' | 'string' | 'bool' | 'list';
+
+/**
+ * Every setting Parley reads, by its environment name. The one table of
+ * names: reads go through it (int/str take a SettingName), the unknown
+ * `PARLEY_*` warning and the option names of `createParley(options)` come
+ * from it. A new setting is one line here plus its read in buildConfig.
+ */
+export const SETTINGS = {
+  PORT: 'int',
+  HOST: 'string',
+  REDIS_URL: 'string',
+  LOG_LEVEL: 'string',
+  PARLEY_CONFIG: 'string',
+  PARLEY_NODE_ID: 'string',
+  PARLEY_JWT_SECRET: 'string',
+  PARLEY_JWT_PUBLIC_KEY: 'string',
+  PARLEY_JWKS_URL: 'string',
+  PARLEY_JWT_AUDIENCE: 'string',
+  PARLEY_JWT_ISSUER: 'string',
+  PARLEY_API_KEY: 'string',
+  PARLEY_ALLOWED_ORIGINS: 'list',
+  PARLEY_HISTORY_MAX: 'int',
+  PARLEY_DEDUPE_WINDOW_MS: 'int',
+  PARLEY_NODE_TIMEOUT_MS: 'int',
+  PARLEY_SHUTDOWN_TIMEOUT_MS: 'int',
+  PARLEY_WEB_ROOT: 'string',
+  PARLEY_TRUST_PROXY: 'bool',
+  PARLEY_SOCKETIO: 'bool',
+  PARLEY_MAX_FRAME_BYTES: 'int',
+  PARLEY_MAX_TEXT_CHARS: 'int',
+  PARLEY_SEND_RATE: 'int',
+  PARLEY_SEND_BURST: 'int',
+  PARLEY_TYPING_RATE: 'int',
+  PARLEY_MAX_BUFFERED_BYTES: 'int',
+  PARLEY_SLOW_CONSUMER_GRACE_MS: 'int',
+  PARLEY_MAX_ROOMS_PER_CONNECTION: 'int',
+  PARLEY_MAX_STATUS_TEXT_CHARS: 'int',
+  PARLEY_MAX_PRESENCE_USERS: 'int',
+  PARLEY_ROOM_MEMBERS_CAP: 'int',
+  PARLEY_RECOVERY_MAX: 'int',
+  PARLEY_MAX_CONNECTIONS_PER_USER: 'int',
+  PARLEY_MAX_CONNECTIONS_PER_IP: 'int',
+  PARLEY_COMMAND_RATE: 'int',
+  PARLEY_COMMAND_BURST: 'int',
+  PARLEY_MAX_PENDING_UPGRADES: 'int',
+  PARLEY_HANDSHAKE_TIMEOUT_MS: 'int',
+  PARLEY_MAX_HEADER_BYTES: 'int',
+  PARLEY_MAX_HEADERS: 'int',
+  PARLEY_HEADERS_TIMEOUT_MS: 'int',
+  PARLEY_REQUEST_TIMEOUT_MS: 'int',
+  REDIS_CLUSTER_NODES: 'list',
+  REDIS_SENTINELS: 'list',
+  REDIS_SENTINEL_NAME: 'string',
+  PARLEY_ACK_REPLICAS: 'int',
+  PARLEY_ACK_TIMEOUT_MS: 'int',
+  PARLEY_WEBHOOK_URL: 'string',
+  PARLEY_WEBHOOK_SECRET: 'string',
+  PARLEY_WEBHOOK_TIMEOUT_MS: 'int',
+  PARLEY_WEBHOOK_RETRY_BASE_MS: 'int',
+  PARLEY_WEBHOOK_RETRY_MAX_MS: 'int',
+  PARLEY_WEBHOOK_RETRY_FOR_MS: 'int',
+  PARLEY_WEBHOOK_POLL_MS: 'int',
+  PARLEY_WEBHOOK_CONCURRENCY: 'int',
+} as const satisfies Record<string, SettingKind>;
+
+/** The name of a setting (its environment variable). */
+export type SettingName = keyof typeof SETTINGS;
+
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+function int(env: Env, name: SettingName, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -171,7 +241,7 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   return n;
 }
 
-function str(env: Env, name: string): string | null {
+function str(env: Env, name: SettingName): string | null {
   const v = env[name];
   return v === undefined || v === '' ? null : v;
 }
@@ -208,12 +278,24 @@ export function readConfigFile(path: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (FILE_META_KEYS.has(key) || value === null) continue;
-    if (typeof value === 'string') out[key] = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
-    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out[key] = value.join(',');
-    else throw new ConfigError(key, `in ${path}: must be a string, number, boolean or list of strings`);
+    out[key] = settingText(key, value, `in ${path}`);
   }
   return out;
+}
+
+/**
+ * A setting's value as the environment would hold it: strings as they are,
+ * numbers and booleans as text, lists joined with commas (config files and
+ * `createParley(options)` share this).
+ *
+ * @example
+ * settingText('PARLEY_ALLOWED_ORIGINS', ['https://a.example', 'https://b.example'], 'in options'); // 'https://a.example,https://b.example'
+ */
+export function settingText(key: string, value: unknown, where: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(',');
+  throw new ConfigError(key, `${where}: must be a string, number, boolean or list of strings`);
 }
 
 /**
@@ -229,6 +311,22 @@ export function readConfigFile(path: string): Record<string, string> {
 export function loadConfig(env: Env = process.env): Config {
   const file = str(env, 'PARLEY_CONFIG');
   if (file === null) return buildConfig(env);
+  return loadWithFile(env, file);
+}
+
+/**
+ * Validates settings given as strings by name (what the environment holds),
+ * without reading process.env or a file: the same checks and errors as
+ * loadConfig. Used by `createParley(options)`.
+ *
+ * @example
+ * const config = configFromValues({ PORT: '0', PARLEY_API_KEY: 'secret' });
+ */
+export function configFromValues(values: Env): Config {
+  return buildConfig(values);
+}
+
+function loadWithFile(env: Env, file: string): Config {
   const fromFile = readConfigFile(file);
   const merged: Env = { ...fromFile };
   for (const [key, value] of Object.entries(env)) {
@@ -255,7 +353,7 @@ export function loadConfig(env: Env = process.env): Config {
     }
     throw err;
   }
-  const unknown = Object.keys(fromFile).filter((key) => !read.has(key));
+  const unknown = Object.keys(fromFile).filter((key) => !read.has(key) && !(key in SETTINGS));
   if (unknown.length > 0) {
     throw new ConfigError(
       unknown[0]!,
@@ -267,7 +365,7 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 /** Parses `host:port,host:port,…` (at least one). */
-function hostPorts(env: Env, name: string): HostPort[] | null {
+function hostPorts(env: Env, name: SettingName): HostPort[] | null {
   const raw = str(env, name);
   if (raw === null) return null;
   const out: HostPort[] = [];
@@ -303,6 +401,10 @@ function buildConfig(env: Env): Config {
   const redisUrl = str(env, 'REDIS_URL');
   if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  }
+  // An auth setting present but empty is a mistake (an unset shell variable), never dev mode.
+  for (const name of ['PARLEY_JWT_SECRET', 'PARLEY_JWT_PUBLIC_KEY', 'PARLEY_JWKS_URL'] as const) {
+    if (env[name] === '') throw new ConfigError(name, 'is set but empty (unset it for dev mode, or give a value)');
   }
   const redisClusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
   const redisSentinels = hostPorts(env, 'REDIS_SENTINELS');

@@ -18,6 +18,7 @@ import type { ChatFeature } from '../features/chat/chat.js';
 import type { MessageLifecycle } from '../features/chat/lifecycle.js';
 import type { ModerationFeature } from '../features/moderation/moderation.js';
 import type { PresenceFeature } from '../features/presence/presence.js';
+import type { RoomsFeature } from '../features/rooms/rooms.js';
 import type { Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import { ParleyError } from '../protocol/errors.js';
@@ -35,6 +36,7 @@ import {
   PublishBody,
   PublishResult,
   RoomPresenceSchema,
+  UserRoomsSchema,
   UsersByStatusSchema,
 } from './schemas.js';
 
@@ -45,6 +47,7 @@ export interface ApiDeps {
   /** Edits and deletes as the server. */
   lifecycle: MessageLifecycle;
   presence: PresenceFeature;
+  rooms: RoomsFeature;
   /** Bans, mutes, room settings (the API key acts as a moderator). */
   moderation?: ModerationFeature;
   /** Most bytes accepted in a request body. */
@@ -365,6 +368,20 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
         }
         return deps.presence.listByStatus(status, intParam(url, 'limit', 10_000) ?? 1000);
       },
+    },
+    {
+      method: 'GET',
+      path: '/api/users/{user}/rooms',
+      operationId: 'userRooms',
+      summary: "A user's rooms with unread counts (as the `rooms` command)",
+      description:
+        'One entry per stored membership, most recent message first: the newest message, the read marker ' +
+        '(`lastReadId`) and `unread` (messages after the marker from others, not deleted; exact up to 999).',
+      tags: ['users'],
+      status: 200,
+      result: UserRoomsSchema,
+      errors: [400],
+      handle: ({ params }) => deps.rooms.list(params.user!),
     },
     {
       method: 'POST',

@@ -111,6 +111,20 @@ export const UsersByStatusSchema = Type.Object({
   users: Type.Array(PresenceEntrySchema),
   count: Type.Integer({ description: 'Exact number of users with that status cluster-wide' }),
 });
+export const RoomEntrySchema = Type.Object({
+  room: Type.String(),
+  lastMessage: Type.Union([MessageSchema, Type.Null()], { description: "The room's newest message, or null" }),
+  lastReadId: Type.Union([MessageIdSchema, Type.Null()], { description: "The user's read marker, or null" }),
+  unread: Type.Integer({
+    minimum: 0,
+    maximum: 999,
+    description: 'Messages after the marker from other users, not deleted; 999 means 999 or more',
+  }),
+  topic: Type.Optional(Type.String()),
+});
+export const UserRoomsSchema = Type.Object({
+  rooms: Type.Array(RoomEntrySchema, { description: 'One entry per membership, most recent message first' }),
+});
 export const EmptySchema = Type.Object({}, { additionalProperties: false });
 export const ErrorSchema = Type.Object({
   error: Type.Object({

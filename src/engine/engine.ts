@@ -7,6 +7,7 @@
  * with ParleyError('UNAVAILABLE') within a bounded time, never hangs.
  */
 import type { Message } from '../protocol/frames.js';
+import type { MembershipStore } from './membership-store.js';
 import type { MessageLifecycleStore } from './lifecycle-store.js';
 import type { ModerationStore } from './moderation-store.js';
 import type { PresenceStore } from './presence-store.js';
@@ -88,6 +89,8 @@ export type ControlMessage =
       /** Deliver `frame` to every connection of this user. */
       user: string;
       frame: string;
+      /** When set, this connection (the one that caused the frame) does not get it. */
+      skipConn?: string;
     }
   | {
       kind: 'disconnect';
@@ -164,6 +167,8 @@ export interface Engine {
   // ---- presence ----
   readonly presence: PresenceStore;
 
+  // ---- memberships, read markers, directory ----
+  readonly memberships: MembershipStore;
   // ---- edits, deletes, reactions ----
   readonly lifecycle: MessageLifecycleStore;
   // ---- moderation (bans, mutes, slow mode, topic) ----

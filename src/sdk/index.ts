@@ -2,7 +2,7 @@
  * Parley client SDK: browsers and Node 20.
  *
  * @example
- * import { ParleyClient } from 'parley/sdk'; // or a relative path to src/sdk/index.js
+ * import { ParleyClient } from 'parley/client';
  * const client = new ParleyClient({ url: 'http://localhost:3000', user: 'ann', name: 'Ann' });
  * await client.connect();
  */

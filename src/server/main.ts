@@ -9,6 +9,7 @@
  */
 import { ConfigError, loadConfig, storageMode, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
+import { unknownSettings } from '../options.js';
 import { createParley, type ParleyNode } from './parley.js';
 
 /** Prints one line to stderr and exits (no stack trace: the message says what to fix). */
@@ -88,6 +89,12 @@ async function main(): Promise<void> {
     log.fatal({ err }, 'unhandled promise rejection');
     process.exit(1);
   });
+  for (const { name, suggestion } of unknownSettings(process.env)) {
+    log.warn(
+      { setting: name, suggestion },
+      `unknown setting ${name} (ignored)${suggestion ? `: did you mean ${suggestion}?` : ''}`,
+    );
+  }
   if (config.jwtSecret === null && config.jwtPublicKey === null && config.jwksUrl === null) {
     log.warn(
       'DEV MODE: no PARLEY_JWT_SECRET / PARLEY_JWT_PUBLIC_KEY / PARLEY_JWKS_URL set; identities (?user=, ?roles=) are NOT verified (anyone may claim to be a moderator). Do not expose this node.',

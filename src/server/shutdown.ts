@@ -111,10 +111,18 @@ export class SocketTracker {
    * tracker.watch(httpServer);
    */
   watch(server: Server): void {
-    server.on('upgrade', (_req, socket: Duplex) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
+    server.on('upgrade', (_req, socket: Duplex) => this.track(socket));
+  }
+
+  /**
+   * Tracks one upgraded socket (for a server shared with an app: only Parley's own upgrades).
+   *
+   * @example
+   * server.on('upgrade', (req, socket, head) => { if (isOurs(req)) { tracker.track(socket); handle(req, socket, head); } });
+   */
+  track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
   }
 
   /**

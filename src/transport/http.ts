@@ -41,6 +41,37 @@ export interface HttpDeps {
   api: ApiHandler;
   webRoot: string | null;
   isShuttingDown(): boolean;
+  /** Which route groups are served (all by default; an embedding app picks). */
+  routes?: Partial<HttpRoutes>;
+}
+
+/** The route groups of the HTTP edge. */
+export interface HttpRoutes {
+  /** /healthz and /readyz. */
+  health: boolean;
+  /** /metrics (Prometheus). */
+  metrics: boolean;
+  /** /api/* (the HTTP API, API key). */
+  api: boolean;
+  /** Everything else: the web page from webRoot (404 when absent). */
+  web: boolean;
+}
+
+const allRoutes: HttpRoutes = { health: true, metrics: true, api: true, web: true };
+
+/**
+ * Whether the HTTP edge answers `path` with these routes; an embedding app's
+ * own handler gets the other requests.
+ *
+ * @example
+ * if (!servesPath({ api: true }, '/api/presence')) appHandler(req, res);
+ */
+export function servesPath(routes: Partial<HttpRoutes>, path: string): boolean {
+  const r = { ...allRoutes, ...routes };
+  if (path === '/healthz' || path === '/readyz') return r.health;
+  if (path === '/metrics') return r.metrics;
+  if (path === '/api' || path.startsWith('/api/')) return r.api;
+  return r.web;
 }
 
 /**
@@ -102,22 +133,35 @@ export function labelRoute(res: ServerResponse, route: string): void {
  * server.listen(3000);
  */
 export function createHttpServer(deps: HttpDeps): Server {
-  return createServer((req, res) => {
+  return createServer(createRequestListener(deps));
+}
+
+/**
+ * The HTTP edge as a request listener, for a server Parley does not own
+ * (pair it with servesPath to leave other paths to the app).
+ *
+ * @example
+ * const listener = createRequestListener({ ...deps, routes: { api: true, health: false, metrics: false, web: false } });
+ */
+export function createRequestListener(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const routes = { ...allRoutes, ...deps.routes };
+  return (req, res) => {
     res.once('finish', () => {
       deps.metrics.httpRequests.inc({ route: routeOf.get(res) ?? 'other', status: String(res.statusCode) });
     });
-    handle(deps, req, res).catch((err: unknown) => {
+    handle(deps, routes, req, res).catch((err: unknown) => {
       if (!(err instanceof ParleyError)) deps.log.error({ err, url: req.url }, 'http request failed');
       else deps.log.debug({ code: err.code, method: req.method, url: req.url }, 'http request refused');
       if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });
-  });
+  };
 }
 
-async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(deps: HttpDeps, routes: HttpRoutes, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
+  if (!servesPath(routes, path)) throw new ParleyError('NOT_FOUND', `not found: ${path}`);
   if (path === '/healthz') {
     routeOf.set(res, path);
     sendJson(res, 200, { status: 'ok' });

@@ -8,6 +8,7 @@
  * adapter or rooms: Parley's fan-out writes each event's packet, encoded once
  * per fan-out (socketio-packet.ts), to every member's engine.io socket.
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server as SocketIoServer, type Socket } from 'socket.io';
 import type { Identity } from '../auth/identity.js';
@@ -106,8 +107,14 @@ function credentialsUrl(socket: Socket): URL {
   return url;
 }
 
+type Listener = (...args: unknown[]) => void;
+
 export class SocketIoGateway {
+  /** Requests and upgrades under this prefix are this gateway's (the node's other handlers leave them). */
+  readonly path = SOCKETIO_PATH;
   private readonly io: SocketIoServer;
+  /** Restores the server's request and upgrade listeners as they were before the attach. */
+  private readonly detach: () => void;
   /** Engine.io connections per client IP (counted from the handshake, before any namespace). */
   private readonly perIp = new Map<string, number>();
   private readonly identities = new WeakMap<Socket, Identity>();
@@ -128,6 +135,10 @@ export class SocketIoGateway {
     private readonly deps: WsDeps,
   ) {
     const { config } = deps;
+    // engine.io has no detach: note the listeners it replaces and adds, to undo them in close().
+    const emitter: EventEmitter = http;
+    const listeners = (event: 'request' | 'upgrade'): Listener[] => emitter.listeners(event) as Listener[];
+    const before = { request: listeners('request'), upgrade: listeners('upgrade') };
     this.io = new SocketIoServer(http, {
       path: SOCKETIO_PATH,
       serveClient: false,
@@ -163,11 +174,13 @@ export class SocketIoGateway {
       );
     });
     this.io.on('connection', (socket) => this.open(socket));
-  }
-
-  /** True for requests (and upgrades) this gateway serves. */
-  handles(req: IncomingMessage): boolean {
-    return (req.url ?? '').startsWith(SOCKETIO_PATH);
+    this.detach = () => {
+      for (const event of ['request', 'upgrade'] as const) {
+        const prior = before[event];
+        for (const l of listeners(event)) if (!prior.includes(l)) emitter.off(event, l);
+        for (const l of prior) if (!listeners(event).includes(l)) emitter.on(event, l);
+      }
+    };
   }
 
   /** Engine.io-level refusal of a new handshake (a message), or null to accept. */
@@ -292,8 +305,13 @@ export class SocketIoGateway {
     while (this.pendingCleanups.size > 0) await Promise.allSettled([...this.pendingCleanups]);
   }
 
-  /** Closes every engine.io connection left (polling ones included). */
+  /**
+   * Closes every engine.io connection left (polling ones included) and gives
+   * the HTTP server's request and upgrade handling back as it was (an app's
+   * server that embeds Parley stays up).
+   */
   close(): void {
     this.io.engine.close();
+    this.detach();
   }
 }

@@ -8,6 +8,7 @@ import type { BusEvent, Engine, EngineOptions } from '../../src/engine/engine.js
 import type { Message } from '../../src/protocol/frames.js';
 import { compareMessageIds } from '../../src/protocol/ids.js';
 import { waitFor } from '../support/ports.js';
+import { roomsConformance } from './rooms-conformance.js';
 import { messagesConformance } from './messages-conformance.js';
 import { moderationConformance } from './moderation-conformance.js';
 
@@ -21,6 +22,7 @@ let seq = 0;
 const room = (): string => `room-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
 
 export function engineConformance(name: string, factory: EngineFactory): void {
+  roomsConformance(name, factory);
   messagesConformance(name, factory);
   describe(`engine conformance: ${name}`, () => {
     const started: Engine[] = [];

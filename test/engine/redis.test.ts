@@ -59,8 +59,11 @@ describe('redis engine specifics', () => {
     expect(await admin.type(`parley:{r:${r}}:log`)).toBe('stream');
     const entries = await admin.xrange(`parley:{r:${r}}:log`, '-', '+');
     expect(entries).toEqual([
-      [message.id, ['d', encodeBody({ room: r, from: 'ann:x', text: 'hi', clientMsgId: 'c:1' })]],
+      [message.id, ['d', encodeBody({ room: r, from: 'ann:x', text: 'hi', clientMsgId: 'c:1' }), 's', '1']],
     ]);
+    // the per-room sequence number and the sender's read marker (membership-keys.ts)
+    expect(await admin.get(`parley:{r:${r}}:seq`)).toBe('1');
+    expect(await admin.hget(`parley:{r:${r}}:reads`, 'ann:x')).toBe(`1|${message.id}`);
     const dk = dedupeKey(r, 'ann:x', 'c:1');
     expect(dk).toBe(`parley:{r:${r}}:dedupe:ann%3Ax:c:1`);
     expect(JSON.parse((await admin.get(dk))!)).toEqual(message);

@@ -101,6 +101,7 @@ describe('OpenAPI document', () => {
         'DELETE /api/rooms/{room}/messages/{messageId}',
         'GET /api/rooms/{room}/presence',
         'GET /api/users/{user}/presence',
+        'GET /api/users/{user}/rooms',
         'GET /api/presence',
         'POST /api/users/{user}/disconnect',
         'PUT /api/rooms/{room}/bans/{user}',

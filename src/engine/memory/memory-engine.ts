@@ -20,6 +20,7 @@ import {
   type SinceResult,
 } from '../engine.js';
 import type { PresenceStore } from '../presence-store.js';
+import { MemoryMembershipStore } from './memory-memberships.js';
 import { MemoryLifecycleStore } from './memory-lifecycle.js';
 import type { ModerationStore } from '../moderation-store.js';
 import type { WebhookQueue } from '../webhook-queue.js';
@@ -60,6 +61,7 @@ export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore & MemoryPresenceStore;
+  readonly memberships: MemoryMembershipStore;
   readonly lifecycle: MemoryLifecycleStore;
   readonly moderation: ModerationStore = new MemoryModerationStore();
   readonly webhooks: WebhookQueue = new MemoryWebhookQueue();
@@ -72,6 +74,13 @@ export class MemoryEngine implements Engine {
   constructor(options: Partial<EngineOptions> & { nodeId: string }) {
     this.options = { ...defaultEngineOptions, ...options };
     this.presence = new MemoryPresenceStore(this.options);
+    this.memberships = new MemoryMembershipStore(this.options.historyMax, {
+      lastMessage: (room) => {
+        const last = this.logs.get(room)?.entries.at(-1);
+        return last ? (this.lifecycle.current(room, [last])[0] ?? null) : null;
+      },
+      deletedAfter: (room, afterId, max) => this.lifecycle.deletedAfter(room, afterId, max),
+    });
     this.lifecycle = new MemoryLifecycleStore({
       entries: (room) => this.logs.get(room)?.entries,
       deliver: (room, event) => this.deliver(room, event),
@@ -116,6 +125,7 @@ export class MemoryEngine implements Engine {
     if (log.entries.length > max + Math.max(1, Math.floor(max / 10))) {
       log.entries.splice(0, log.entries.length - max);
     }
+    this.memberships.noteAppend(message);
     if (dedupeKey) this.dedupe.set(dedupeKey, { message, expires: now + this.options.dedupeWindowMs });
     this.deliver(draft.room, { kind: 'message', id, frame: messageFrame(draft.room, json) });
     return { message, duplicate: false };

@@ -40,9 +40,11 @@ import { RedisBus, type BusStats } from './bus.js';
 import { toEngineError, type PublishCommand, type RedisCommands } from './client.js';
 import { ErrorLogLimiter } from './log-limit.js';
 import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
+import { readsKey, seqKey } from './membership-keys.js';
 import { RedisLifecycleStore } from './lifecycle.js';
 import type { ModerationStore } from '../moderation-store.js';
 import type { WebhookQueue } from '../webhook-queue.js';
+import { RedisMembershipStore } from './redis-memberships.js';
 import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { RedisWebhookQueue } from './redis-webhooks.js';
@@ -159,6 +161,7 @@ export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   readonly options: EngineOptions;
   readonly presence: PresenceStore;
+  readonly memberships: RedisMembershipStore;
   readonly lifecycle: RedisLifecycleStore;
   readonly moderation: ModerationStore;
   readonly webhooks: WebhookQueue;
@@ -195,6 +198,11 @@ export class RedisEngine implements Engine {
   private presenceStarted = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly down = { cmd: false, sub: false };
+  /** A failed directory update only makes the directory order stale until the room's next message. */
+  private readonly touchFailed = (err: unknown): void => {
+    if (this.down.cmd || this.closing) return; // the outage is logged once already
+    this.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis engine: directory update failed');
+  };
 
   /**
    * Creates the engine; nothing connects before start().
@@ -302,6 +310,7 @@ export class RedisEngine implements Engine {
     );
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
+    this.memberships = new RedisMembershipStore(this.cmd);
     this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {
       historyMax: this.options.historyMax,
       publishCommand: () => this.publishCommand,
@@ -453,10 +462,10 @@ export class RedisEngine implements Engine {
     const body = encodeBody(draft);
     let reply: string | [string];
     try {
-      // KEYS: the log, plus the dedupe key only when there is a clientMsgId.
-      const keys =
-        draft.clientMsgId === undefined ? [n.log] : [n.log, dedupeKey(draft.room, draft.from, draft.clientMsgId)];
-      reply = await this.cmd.parleyAppend(
+      // KEYS: the log, its sequence and read markers, plus the dedupe key only when there is a clientMsgId.
+      const keys = [n.log, seqKey(draft.room), readsKey(draft.room)];
+      if (draft.clientMsgId !== undefined) keys.push(dedupeKey(draft.room, draft.from, draft.clientMsgId));
+      const appended = this.cmd.parleyAppend(
         keys.length,
         ...keys,
         body,
@@ -467,7 +476,11 @@ export class RedisEngine implements Engine {
         this.argTrimAbove,
         this.argDedupeMs,
         this.publishCommand,
+        draft.from,
       );
+      // The directory time goes out in the same write (another slot, so not in the script).
+      this.memberships.touch(draft.room, Date.now())?.catch(this.touchFailed);
+      reply = await appended;
     } catch (err) {
       throw toEngineError(err);
     }

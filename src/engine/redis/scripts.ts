@@ -11,11 +11,17 @@
 /**
  * append: dedupe check, store, trim, publish, remember the clientMsgId, all atomic.
  *
- * KEYS[1] the room's stream; KEYS[2] the dedupe key, only when the draft has a clientMsgId.
+ * KEYS[1] the room's stream; KEYS[2] its sequence counter, KEYS[3] its read markers
+ * (membership-keys.ts); KEYS[4] the dedupe key, only when the draft has a clientMsgId.
  * ARGV[1] body fragment (codec.encodeBody), ARGV[2] room channel,
  * ARGV[3] / ARGV[4] frame prefix / suffix (codec.messageFrame around the message JSON),
  * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms),
  * ARGV[8] the publish command (`PUBLISH`, or `SPUBLISH` on Cluster: RedisEngine.publishCommand).
+ * ARGV[9] the sender.
+ *
+ * Each message gets the room's next sequence number (stream field `s`, after
+ * `d`), and the sender's read marker moves to it (`<seq>|<id>`), so unread
+ * counts are arithmetic on sequence numbers (membership-store.ts).
  *
  * Returns the new stream id (a string), or `{storedMessageJson}` for a duplicate.
  *
@@ -30,14 +36,16 @@
  * historyMax + 10 %, which amortizes to O(1) per append (XLEN is O(1)).
  */
 export const APPEND_LUA = `
-local dedupe = KEYS[2]
+local dedupe = KEYS[4]
 if dedupe then
   local prev = redis.call('GET', dedupe)
   if prev then return {prev} end
 end
 local log = KEYS[1]
 local body = ARGV[1]
-local id = redis.call('XADD', log, '*', 'd', body)
+local seq = redis.call('INCR', KEYS[2])
+local id = redis.call('XADD', log, '*', 'd', body, 's', seq)
+redis.call('HSET', KEYS[3], ARGV[9], seq .. '|' .. id)
 if redis.call('XLEN', log) > tonumber(ARGV[6]) then
   redis.call('XTRIM', log, 'MAXLEN', ARGV[5])
 end
