@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: Parley against Socket.IO + redis-adapter and a bare ws +
  * Redis pub/sub relay, side by side on one fresh redis-server, driven by one
- * load generator in its own process. See docs/performance.md.
+ * load generator in its own process; `--deployment cluster` runs Parley on a
+ * 3-shard Redis Cluster instead (Redis CPU = every redis-server, plus the
+ * busiest shard's share). See docs/performance.md.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,7 +21,7 @@ import {
   type ServerNode,
 } from './lib/nodes.js';
 import { sleep, spawnTracked, stopChild, treeCpuSeconds } from './lib/proc.js';
-import { startBenchRedis, type BenchRedis } from './lib/redis.js';
+import { startDeployment, type BenchRedis, type Deployment } from './lib/redis.js';
 import type {
   FanoutResult,
   FanoutTask,
@@ -55,6 +57,10 @@ interface Options {
   history: boolean;
   profile: boolean;
   out: string | null;
+  /** Which Redis the Parley nodes use: one redis-server, or a 3-shard cluster. */
+  deployment: Deployment;
+  /** PARLEY_ACK_REPLICAS of the Parley nodes (needs replicas: the cluster deployment has one per shard). */
+  ackReplicas: number;
 }
 
 const HELP = `npm run bench -- [options]
@@ -72,7 +78,10 @@ const HELP = `npm run bench -- [options]
   --only main|profile|sweep|idle|presence|kill|history   run just that part (repeatable)
   --profile               one extra profiled run per system: .cpuprofile of every node in bench/results/profiles/
                           (and a .heapsnapshot of each system's idle node, first run)
-  --out FILE              JSON result path (default bench/results/bench-<time>.json)`;
+  --out FILE              JSON result path (default bench/results/bench-<time>.json)
+  --deployment single|cluster   Parley on one redis-server (default) or a 3-shard Redis Cluster
+                          (3 masters + 3 replicas; Parley only); Redis CPU counts every redis-server
+  --ack-replicas N        PARLEY_ACK_REPLICAS for the Parley nodes (default 0; use with --deployment cluster)`;
 
 function parseArgs(argv: string[]): Options & { only: Set<string> } {
   const o: Options & { only: Set<string> } = {
@@ -97,6 +106,8 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
     history: true,
     profile: false,
     out: null,
+    deployment: 'single',
+    ackReplicas: 0,
     only: new Set(),
   };
   const num = (v: string | undefined, name: string): number => {
@@ -176,6 +187,17 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
         break;
       case '--out':
         o.out = v() ?? null;
+        break;
+      case '--deployment': {
+        const d = v();
+        if (d !== 'single' && d !== 'cluster') throw new Error('--deployment is single or cluster');
+        o.deployment = d;
+        break;
+      }
+      case '--ack-replicas':
+        o.ackReplicas = Math.floor(Number(v()));
+        if (!Number.isInteger(o.ackReplicas) || o.ackReplicas < 0)
+          throw new Error('--ack-replicas needs an integer >= 0');
         break;
       case '--help':
       case '-h':
@@ -273,18 +295,33 @@ interface CpuSample {
   at: number;
   nodes: number[];
   nodesSys: number[];
+  /** Every redis-server process. */
   redis: number;
+  /** Per shard (master + its replica). */
+  shards: number[];
   loadgen: number;
 }
 
 function sampleCpu(nodes: ServerNode[], redis: BenchRedis, loadgen: LoadGen): CpuSample {
+  const shards = redis.shards.map((pids) => pids.reduce((a, pid) => a + treeCpuSeconds(pid), 0));
   return {
     at: performance.now(),
     nodes: nodes.map((n) => n.cpuSeconds()),
     nodesSys: nodes.map((n) => n.sysSeconds()),
-    redis: treeCpuSeconds(redis.pid),
+    redis: shards.reduce((a, b) => a + b, 0),
+    shards,
     loadgen: treeCpuSeconds(loadgen.pid),
   };
+}
+
+/** The Parley node environment for the run's options (ack replicas). */
+function parleyEnv(o: Options): Record<string, string> {
+  return o.ackReplicas > 0 ? { PARLEY_ACK_REPLICAS: String(o.ackReplicas) } : {};
+}
+
+/** What a node of `kind` is pointed at: the deployment's environment for Parley, its one URL for the peers. */
+function redisFor(kind: SystemKind, redis: BenchRedis): string | Record<string, string> {
+  return kind === 'parley' ? redis.env : redis.url;
 }
 
 interface MainRun {
@@ -300,6 +337,8 @@ interface MainRun {
   nodeCpuUsPerMsg: number;
   /** The nodes' kernel time (stime) alone per delivered message, µs: mostly socket writes. */
   nodeSysUsPerMsg: number;
+  /** The busiest shard's share of all Redis CPU (1 on a single Redis; near 1/3 on a well-spread cluster). */
+  busiestShardShare: number;
   error?: string;
 }
 
@@ -316,7 +355,7 @@ async function mainRun(
   profileDir: string | null = null,
 ): Promise<MainRun> {
   await redis.command('FLUSHALL');
-  const nodes = await startCluster(kind, 2, redis.url);
+  const nodes = await startCluster(kind, 2, redisFor(kind, redis), kind === 'parley' ? parleyEnv(o) : {});
   let c0: CpuSample | null = null;
   let c1: CpuSample | null = null;
   const profiling: Promise<unknown>[] = [];
@@ -356,6 +395,7 @@ async function mainRun(
     if (!s0 || !s1) throw new Error('no measured window');
     const nodeCpu = s1.nodes.map((v, i) => v - (s0.nodes[i] as number));
     const redisCpu = s1.redis - s0.redis;
+    const shardCpu = s1.shards.map((v, i) => v - (s0.shards[i] as number));
     const total = nodeCpu.reduce((a, b) => a + b, 0) + redisCpu;
     const delivered = Math.max(1, load.windowDelivered);
     return {
@@ -374,6 +414,7 @@ async function mainRun(
       nodeCpuUsPerMsg: ((total - redisCpu) * 1e6) / delivered,
       nodeSysUsPerMsg:
         ((s1.nodesSys.reduce((a, b) => a + b, 0) - s0.nodesSys.reduce((a, b) => a + b, 0)) * 1e6) / delivered,
+      busiestShardShare: redisCpu > 0 ? Math.max(...shardCpu) / redisCpu : 1,
     };
   } catch (e) {
     const logs = nodes.map((n, i) => `--- node ${i + 1} log tail ---\n${n.log.slice(-1500)}`).join('\n');
@@ -403,7 +444,7 @@ async function idleRun(
   snapshotDir: string | null,
 ): Promise<IdleRun> {
   await redis.command('FLUSHALL');
-  const node = await startNode(kind, redis.url);
+  const node = await startNode(kind, redisFor(kind, redis));
   try {
     await sleep(1000);
     const before = await node.memory();
@@ -457,7 +498,7 @@ interface PresenceRun extends PresenceResult {
 
 async function presenceRun(redis: BenchRedis, loadgen: LoadGen, profileDir: string | null): Promise<PresenceRun> {
   await redis.command('FLUSHALL');
-  const nodes = await startCluster('parley', 2, redis.url);
+  const nodes = await startCluster('parley', 2, redis.env);
   try {
     const a = nodes[0] as ServerNode;
     const b = nodes[1] as ServerNode;
@@ -505,7 +546,7 @@ async function presenceRun(redis: BenchRedis, loadgen: LoadGen, profileDir: stri
 
 async function killRun(redis: BenchRedis, loadgen: LoadGen): Promise<KillResult> {
   await redis.command('FLUSHALL');
-  const nodes = await startCluster('parley', 2, redis.url);
+  const nodes = await startCluster('parley', 2, redis.env);
   try {
     const a = nodes[0] as ServerNode;
     const b = nodes[1] as ServerNode;
@@ -527,7 +568,7 @@ async function killRun(redis: BenchRedis, loadgen: LoadGen): Promise<KillResult>
 async function historyRun(redis: BenchRedis, loadgen: LoadGen): Promise<HistoryResult> {
   await redis.command('FLUSHALL');
   // Send limits are raised on this node only, so that filling the room takes seconds (they do not touch reads).
-  const node = await startNode('parley', redis.url, {
+  const node = await startNode('parley', redis.env, {
     PARLEY_HISTORY_MAX: '10000',
     PARLEY_SEND_RATE: '1000000',
     PARLEY_SEND_BURST: '1000000',
@@ -577,6 +618,7 @@ interface Summary {
   nodeCpuUsPerMsg: number;
   nodeSysUsPerMsg: number;
   redisCpuSec: number;
+  busiestShardShare: number;
   loadgenCpuSec: number;
   cpuUsPerMsgRuns: number[];
 }
@@ -604,6 +646,7 @@ function summarize(kind: SystemKind, runs: MainRun[]): Summary {
     nodeCpuUsPerMsg: med((r) => r.nodeCpuUsPerMsg),
     nodeSysUsPerMsg: med((r) => r.nodeSysUsPerMsg),
     redisCpuSec: med((r) => r.cpu.redis),
+    busiestShardShare: med((r) => r.busiestShardShare),
     loadgenCpuSec: med((r) => r.cpu.loadgen),
     cpuUsPerMsgRuns: rs.map((r) => r.cpuUsPerMsg),
   };
@@ -645,12 +688,17 @@ async function main(): Promise<void> {
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const log = (s: string): void => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${s}`);
 
-  const redis = await startBenchRedis();
+  if (o.deployment === 'cluster' && systems.some((k) => k !== 'parley')) {
+    console.warn('--deployment cluster: only Parley runs on a Redis Cluster; the peers are left out');
+    systems.splice(0, systems.length, ...systems.filter((k) => k === 'parley'));
+  }
+  const redis = await startDeployment(o.deployment);
   const loadgen = new LoadGen();
   log(
-    `redis-server on :${redis.port}; load generator pid ${loadgen.pid}; ${cpus().length} cores, load avg ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
+    `${o.deployment === 'cluster' ? `redis cluster (3 shards) seeded at` : 'redis-server on'} :${redis.port}` +
+      `${o.ackReplicas > 0 ? `, PARLEY_ACK_REPLICAS=${o.ackReplicas}` : ''}; load generator pid ${loadgen.pid}; ${cpus().length} cores, load avg ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
   );
 
   const result: Record<string, unknown> = {
@@ -691,7 +739,8 @@ async function main(): Promise<void> {
       };
       result.main = { runs, summaries, ratios };
       console.log(
-        `\nMain load (${o.connections} connections, ${o.rooms} rooms, ${o.rate} msg/s per room, ${o.measureMs / 1000} s measured; median of ${o.runs})`,
+        `\nMain load (${o.connections} connections, ${o.rooms} rooms, ${o.rate} msg/s per room, ${o.measureMs / 1000} s measured; median of ${o.runs}; ` +
+          `Redis: ${o.deployment === 'cluster' ? '3-shard cluster' : 'one redis-server'}${o.ackReplicas > 0 ? `, ACK_REPLICAS=${o.ackReplicas}` : ''})`,
       );
       console.log(
         table(
@@ -709,6 +758,7 @@ async function main(): Promise<void> {
             'p99 ms',
             'CPU s',
             'redis s',
+            'top shard',
             'µs/msg',
             'node µs',
             'of it sys',
@@ -729,6 +779,7 @@ async function main(): Promise<void> {
               s.p99,
               s.cpuSec,
               s.redisCpuSec,
+              s.busiestShardShare,
               s.cpuUsPerMsg,
               s.nodeCpuUsPerMsg,
               s.nodeSysUsPerMsg,

@@ -124,11 +124,16 @@ export class ServerNode {
   }
 }
 
+/**
+ * Starts one server node. `redis` is a REDIS_URL, or the environment of a
+ * Redis deployment (e.g. `{ REDIS_CLUSTER_NODES }`, Parley only).
+ */
 export async function startNode(
   kind: SystemKind,
-  redisUrl: string,
+  redis: string | Record<string, string>,
   extraEnv: Record<string, string> = {},
 ): Promise<ServerNode> {
+  const redisEnv = typeof redis === 'string' ? { REDIS_URL: redis } : redis;
   const def = SYSTEMS[kind];
   const port = await freePort();
   const probeUrl = pathToFileURL(resolve(BENCH_DIST, 'probe.js')).href;
@@ -139,7 +144,14 @@ export async function startNode(
     [...(def.nodeArgs ?? []), ...extra, '--expose-gc', '--import', probeUrl, def.script],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...def.env, ...extraEnv, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisUrl },
+      env: {
+        ...withoutRedis(process.env),
+        ...def.env,
+        ...extraEnv,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        ...redisEnv,
+      },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     },
   );
@@ -153,10 +165,19 @@ export async function startNode(
   return node;
 }
 
+/** The environment without any Redis deployment setting (the bench sets exactly one). */
+function withoutRedis(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out.REDIS_URL;
+  delete out.REDIS_CLUSTER_NODES;
+  delete out.REDIS_SENTINELS;
+  return out;
+}
+
 export async function startCluster(
   kind: SystemKind,
   count: number,
-  redisUrl: string,
+  redisUrl: string | Record<string, string>,
   extraEnv: Record<string, string> = {},
 ): Promise<ServerNode[]> {
   const nodes: ServerNode[] = [];

@@ -99,12 +99,9 @@ export class MessageStore {
   }
 }
 
-/** The tombstone of a message: id, room, from, ts (and name, for display), no text. */
+/** The tombstone of a message, as the server keeps it: id, room, from, ts; no text, nothing else. */
 export function tombstone(m: Message): Message {
-  const t: Message = { id: m.id, room: m.room, from: m.from, text: '', ts: m.ts, deleted: true };
-  if (m.name !== undefined) t.name = m.name;
-  if (m.replyTo !== undefined) t.replyTo = m.replyTo;
-  return t;
+  return { id: m.id, room: m.room, from: m.from, text: '', ts: m.ts, deleted: true };
 }
 
 /**

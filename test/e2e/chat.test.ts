@@ -75,7 +75,7 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
     await signIn(bob, 'Bob');
 
     // Both see each other online in #general.
-    await ann.waitForSelector('#people [data-user="bob"] .dot[data-status="online"]');
+    await ann.waitForSelector('#people [data-name="Bob"] .dot[data-status="online"]');
     await sendMessage(ann, 'Hello from node A — ¡hola!');
     await bob.waitForSelector('text=Hello from node A');
     await bob.fill('#composer-input', 'Hi Ann');
@@ -122,7 +122,7 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
     const carol = await openPage(carolCtx, `${nodeB.url}/?idle=3`);
     await signIn(carol, 'Carol');
 
-    const dot = '#people [data-user="carol"] .dot';
+    const dot = '#people [data-name="Carol"] .dot';
     await ann.waitForSelector(`${dot}[data-status="online"]`);
     // Carol does nothing for 3 s: auto-away.
     await ann.waitForSelector(`${dot}[data-status="away"]`, { timeout: 10_000 });
@@ -140,7 +140,7 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
     await shot(carol, '06-status-picker');
     await carol.click('#status-save');
     await ann.waitForSelector(`${dot}[data-status="busy"]`);
-    await ann.waitForSelector('#people [data-user="carol"] >> text=In a meeting until 3');
+    await ann.waitForSelector('#people [data-name="Carol"] >> text=In a meeting until 3');
     await shot(ann, '07-presence-busy');
 
     // Invisible: offline to Ann, "Invisible" to herself.
@@ -156,7 +156,7 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
     // The page closes: offline.
     await carol.close();
     await ann.waitForSelector(`${dot}[data-status="offline"]`, { timeout: 20_000 });
-    await ann.waitForSelector('#people [data-user="carol"] >> text=/Last seen/');
+    await ann.waitForSelector('#people [data-name="Carol"] >> text=/Last seen/');
     await shot(ann, '08-presence-offline');
     expect(pageErrors(ann)).toEqual([]);
   });

@@ -108,6 +108,39 @@ describe('redis presence store', () => {
     expect(await admin.zscore('parley:nodes', nodeId)).toBeNull();
   });
 
+  it('a count-only read (limit 0) sends ZCARD without ZRANGE: the set is not fetched', async () => {
+    const { store, nodeId } = await node(3000);
+    const room = uniq('r');
+    for (let i = 0; i < 3; i++) {
+      const user = uniq('u');
+      await store.connect({ connId: `${nodeId}:${i}`, user });
+      await store.joinRoom(`${nodeId}:${i}`, user, room);
+      await store.setStatus(user, 'busy', undefined);
+    }
+    const monitor = await admin.duplicate().monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    try {
+      expect(await store.roomMembers(room, 0)).toEqual({ members: [], count: 3 });
+      const busy = await store.listByStatus('busy', 0);
+      expect(busy.users).toEqual([]);
+      expect(busy.count).toBeGreaterThanOrEqual(3);
+      // A later command is the marker: MONITOR reports commands in the order the server ran them.
+      const marker = uniq('marker');
+      await admin.echo(marker);
+      await waitFor(() => seen.some((a) => a[0]?.toLowerCase() === 'echo' && a[1] === marker), 5000, 'the marker');
+    } finally {
+      monitor.disconnect();
+    }
+    const names = seen.map((a) => a[0]!.toLowerCase());
+    expect(seen.filter((a) => a[1] === presenceKeys.roomMembers(room)).map((a) => a[0]!.toLowerCase())).toEqual([
+      'zcard',
+    ]);
+    expect(names).toContain('zcard');
+    expect(names.filter((c) => c.startsWith('zrange'))).toEqual([]);
+    await store.removeAllLocal(); // nothing left for the later tests' sweeps to find
+  });
+
   it('a crashed node (connection cut, no cleanup) is swept by one survivor within the timeout', async () => {
     const timeout = 1200;
     const dead = await node(timeout);

@@ -27,6 +27,39 @@ describe('redis outage with connected clients (two nodes)', () => {
     await redis.stop();
   });
 
+  it('a leave that failed with UNAVAILABLE can be retried: the retry succeeds and the leave event goes out', async () => {
+    const room = `leave-retry-${process.pid}`;
+    const watcher = await b.client('watch-l');
+    const leaver = await a.client('leaver-l');
+    clients.push(watcher, leaver);
+    await watcher.ok({ type: 'join', room });
+    await leaver.ok({ type: 'join', room });
+    const isLeave = (f: { type: string; event?: unknown; member?: unknown }) =>
+      f.type === 'presence' && f.event === 'leave' && (f.member as { user: string }).user === 'leaver-l';
+    await watcher.waitFor(
+      (f) => f.type === 'presence' && f.event === 'join' && (f.member as { user: string }).user === 'leaver-l',
+    );
+
+    await redis.kill();
+    const failed = await leaver.request({ type: 'leave', room }, 10_000);
+    expect(failed).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+    await redis.restart();
+    // The client retries as the error tells it to, until storage answers.
+    let left = false;
+    for (let i = 0; i < 100 && !left; i++) {
+      const r = await leaver.request({ type: 'leave', room }, 10_000);
+      if (r.ok) left = true;
+      else {
+        expect(r).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } }); // never NOT_JOINED
+        await sleep(200);
+      }
+    }
+    expect(left).toBe(true);
+    await watcher.waitFor(isLeave, 10_000, 'the leave event');
+    // Left for real: a second leave is NOT_JOINED.
+    expect(await leaver.request({ type: 'leave', room })).toMatchObject({ ok: false, error: { code: 'NOT_JOINED' } });
+  });
+
   it('answers UNAVAILABLE within a bounded time, keeps sockets, recovers by itself', async () => {
     const ann = await a.client('ann-f');
     const bob = await b.client('bob-f');

@@ -40,14 +40,20 @@ function openChat(session: Session, client: ParleyClient): void {
       rooms.renderHeader();
       messages.renderTyping();
     },
+    openDm: (user) => void rooms.openDm(user),
+    moderate: (what, user) => void messages.actions.moderate(what, state.active, user),
   });
-  const messages = new Messages(state, { unread: () => rooms.renderRooms() });
+  const messages: Messages = new Messages(state, {
+    unread: () => rooms.renderRooms(),
+    markRead: (room) => rooms.markRead(room),
+    toast: (text) => shell.toast(text),
+  });
   const signOutButton = h(
     'button',
     { className: 'icon-btn', type: 'button', title: 'Sign out', 'aria-label': 'Sign out', id: 'sign-out' },
     icon('logout', 18),
   );
-  const rooms = new Rooms(state, {
+  const rooms: Rooms = new Rooms(state, {
     shell,
     messages,
     people,
@@ -69,6 +75,10 @@ function openChat(session: Session, client: ParleyClient): void {
 
   const offs = [
     client.on('message', (m) => messages.onMessage(m)),
+    client.on('updated', (m) => messages.onUpdated(m)),
+    client.on('unread', (info) => rooms.onUnread(info)),
+    client.on('read', (r) => rooms.onRead(r.room, r.user, r.messageId)),
+    client.on('removed', (r) => rooms.onRemoved(r.room, r.reason)),
     client.on('presence', (p) => people.onPresence(p)),
     client.on('typing', (t) => messages.onTyping(t.room, t.user)),
     client.on('joined', (info) => rooms.onJoined(info)),
@@ -83,13 +93,16 @@ function openChat(session: Session, client: ParleyClient): void {
       if (ctx.room) shell.toast(`Left #${ctx.room}: ${err.message}`);
     }),
   ];
-  for (const room of state.rooms.keys()) void rooms.join(room, false);
+  // The sidebar comes from the server's memberships (the saved list is only the first paint).
   rooms.switchTo(state.active);
+  void rooms.sync(true);
+  void status.loadStored();
 
-  // Auto-away checks, and a people list redraw so "last seen 5 min ago" keeps ageing.
-  const timers = [status.watchIdle(), setInterval(() => people.render(), 30_000)];
+  // Auto-away checks, the memberships poll (DMs others start), and a people list redraw so
+  // "last seen 5 min ago" keeps ageing.
+  const timers = [status.watchIdle(), rooms.watch(), setInterval(() => people.render(), 30_000)];
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') rooms.markRead(state.active);
+    if (document.visibilityState === 'visible') messages.maybeMarkRead();
   });
   window.addEventListener('pagehide', () => client.close());
 
@@ -110,7 +123,9 @@ async function startChat(session: Session): Promise<boolean> {
   const client = new ParleyClient(
     session.mode === 'token'
       ? { url: location.origin, token: session.token! }
-      : { url: location.origin, user: session.user!, name: session.name! },
+      : session.moderator
+        ? { url: location.origin, user: session.user!, name: session.name!, query: { roles: 'moderator' } }
+        : { url: location.origin, user: session.user!, name: session.name! },
   );
   current = client;
   try {

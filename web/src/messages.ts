@@ -4,9 +4,11 @@
  * the typing line.
  */
 import { ParleyClientError, compareMessageIds, type Message } from '../../src/sdk/index.js';
-import { avatar } from './avatar.js';
 import { h, icon, replace } from './dom.js';
-import { dayOf, sameDay, shortTimeOf, timeOf, typingText } from './format.js';
+import { dayOf, sameDay, typingText } from './format.js';
+import { snippet } from './markup.js';
+import { MessageActions } from './message-actions.js';
+import { messageRow } from './message-row.js';
 import { params, type ChatState, type Pending, type RoomView } from './state.js';
 
 const PAGE_SIZE = Math.min(200, Math.max(5, Number(params.get('page') ?? 50)));
@@ -15,9 +17,14 @@ const GROUP_GAP_MS = 5 * 60_000;
 const TYPING_SHOW_MS = 4000;
 const MAX_TEXT = 4000;
 
+const LONG_PRESS_MS = 500;
+
 export interface MessagesDeps {
   /** A room's unread count went up. */
   unread(): void;
+  /** The newest message of the open room is on screen and the tab is visible. */
+  markRead(room: string): void;
+  toast(text: string): void;
 }
 
 export class Messages {
@@ -35,7 +42,18 @@ export class Messages {
     enterkeyhint: 'send',
   });
   private readonly composer: HTMLFormElement;
+  private readonly replyBar = h('div', { className: 'reply-bar', id: 'reply-bar', hidden: true });
+  private readonly removedNote = h('div', {
+    className: 'removed-note',
+    id: 'removed-note',
+    role: 'alert',
+    hidden: true,
+  });
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  private pressTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The message the composer answers. */
+  private replying: Message | null = null;
+  readonly actions: MessageActions;
 
   constructor(
     private readonly state: ChatState,
@@ -47,6 +65,30 @@ export class Messages {
       h('div', { className: 'messages-inner' }, this.edge, this.list),
     );
     this.box.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    this.actions = new MessageActions(state, {
+      rerender: () => this.render('keep'),
+      setReply: (m) => this.setReply(m),
+      scrollTo: (id) => void this.scrollToMessage(id),
+      toast: (text) => deps.toast(text),
+    });
+    this.list.addEventListener('click', (ev) => this.onListClick(ev));
+    this.list.addEventListener(
+      'touchstart',
+      (ev) => {
+        const row = (ev.target as HTMLElement).closest<HTMLElement>('.msg[data-id]');
+        clearTimeout(this.pressTimer);
+        if (!row || (ev.target as HTMLElement).closest('button, a, textarea')) return;
+        this.pressTimer = setTimeout(() => {
+          this.actions.actionsOpen = row.dataset.id ?? null;
+          for (const open of this.list.querySelectorAll('.msg.actions-open')) open.classList.remove('actions-open');
+          row.classList.add('actions-open');
+        }, LONG_PRESS_MS);
+      },
+      { passive: true },
+    );
+    for (const type of ['touchend', 'touchmove', 'touchcancel']) {
+      this.list.addEventListener(type, () => clearTimeout(this.pressTimer), { passive: true });
+    }
     this.newPill = h(
       'button',
       { className: 'new-pill', type: 'button', hidden: true },
@@ -55,7 +97,10 @@ export class Messages {
     );
     this.newPill.addEventListener('click', () => this.scrollToBottom());
     this.input.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      if (ev.key === 'Escape' && this.replying) {
+        ev.preventDefault();
+        this.setReply(null);
+      } else if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
         ev.preventDefault();
         void this.sendFromComposer();
       }
@@ -78,14 +123,109 @@ export class Messages {
 
   /** The chat column below `head`. */
   parts(): HTMLElement[] {
-    return [h('div', { className: 'messages-wrap' }, this.box, this.newPill), this.typingLine, this.composer];
+    return [
+      h('div', { className: 'messages-wrap' }, this.box, this.newPill),
+      this.typingLine,
+      this.replyBar,
+      this.removedNote,
+      this.composer,
+    ];
   }
 
   /** Shows the room that just became the open one. */
   show(name: string): void {
-    this.input.placeholder = `Message #${name}`;
+    const peer = this.state.dmPeer(name);
+    this.input.placeholder = peer ? `Message ${this.state.roomLabel(name)}` : `Message #${name}`;
+    this.actions.editing = null;
+    this.setReply(null);
     this.render('bottom');
     this.renderTyping();
+    this.renderRemoved();
+  }
+
+  /** The notice that replaces the composer when the server took me out of the open room. */
+  renderRemoved(): void {
+    const view = this.state.view;
+    const removed = view?.removed ?? '';
+    this.composer.hidden = removed !== '';
+    this.removedNote.hidden = removed === '';
+    if (removed && view) {
+      const label = this.state.roomLabel(view.name);
+      this.removedNote.textContent =
+        removed === 'banned'
+          ? `You were banned from #${label} by a moderator. You can read what was said before, but not take part.`
+          : `You were removed from #${label} (${removed}).`;
+    }
+  }
+
+  /** Sets the message the composer answers (the quoted preview above it), or clears it. */
+  setReply(m: Message | null): void {
+    this.replying = m;
+    const bar = this.replyBar;
+    if (!m) {
+      bar.hidden = true;
+      bar.replaceChildren();
+      return;
+    }
+    const cancel = h(
+      'button',
+      { type: 'button', className: 'icon-btn', 'aria-label': 'Cancel reply', id: 'reply-cancel' },
+      icon('close', 16),
+    );
+    cancel.addEventListener('click', () => this.setReply(null));
+    replace(
+      bar,
+      h(
+        'div',
+        { className: 'reply-preview' },
+        h('span', { className: 'muted small' }, 'Replying to '),
+        h('strong', { className: 'small' }, m.name ?? this.state.nameOf(m.from)),
+        h('div', { className: 'quote-text' }, m.deleted ? 'This message was deleted' : snippet(m.text, 120)),
+      ),
+      cancel,
+    );
+    bar.hidden = false;
+    this.input.focus();
+  }
+
+  /** Scrolls to a message of the open room (loading older pages until it is there) and flashes it. */
+  private async scrollToMessage(id: string): Promise<void> {
+    const view = this.state.view;
+    if (!view) return;
+    for (let i = 0; i < 20 && !view.ids.has(id) && view.hasMore; i++) {
+      const before = view.messages.length;
+      await this.loadOlder(view);
+      if (view.messages.length === before) break;
+    }
+    const row = this.list.querySelector<HTMLElement>(`.msg[data-id="${CSS.escape(id)}"]`);
+    if (!row) {
+      this.deps.toast('The original message is no longer available.');
+      return;
+    }
+    row.scrollIntoView({ block: 'center' });
+    row.classList.remove('flash');
+    void row.offsetWidth;
+    row.classList.add('flash');
+  }
+
+  private onListClick(ev: MouseEvent): void {
+    const target = ev.target as HTMLElement;
+    const button = target.closest<HTMLElement>('[data-action]');
+    const row = target.closest<HTMLElement>('.msg');
+    const view = this.state.view;
+    if (!button || !row || !view) return;
+    const action = button.dataset.action!;
+    if (action === 'retry' || action === 'discard') {
+      const p = view.pending.get(row.dataset.clientMsgId ?? '');
+      if (!p) return;
+      if (action === 'discard') view.pending.delete(p.clientMsgId);
+      else delete p.failed;
+      this.render('keep');
+      if (action === 'retry') void this.deliver(view, p);
+      return;
+    }
+    const m = view.messages.find((x) => x.id === row.dataset.id);
+    if (m) this.actions.handle(action, button, m);
   }
 
   /** Focuses the composer, on wide screens only (on phones it would pop the keyboard over the room). */
@@ -153,7 +293,17 @@ export class Messages {
   private onScroll(): void {
     const view = this.state.view;
     if (view && this.box.scrollTop < 150) void this.loadOlder(view);
-    if (this.atBottom()) this.newPill.hidden = true;
+    if (this.atBottom()) {
+      this.newPill.hidden = true;
+      this.maybeMarkRead();
+    }
+  }
+
+  /** Tells the rooms the open room was read when its newest message is on screen and the tab visible. */
+  maybeMarkRead(): void {
+    const view = this.state.view;
+    if (!view || document.visibilityState !== 'visible' || !this.atBottom()) return;
+    this.deps.markRead(view.name);
   }
 
   /** Adds messages to a room (sorted by id, each once). Returns how many were new. */
@@ -187,7 +337,8 @@ export class Messages {
     if (!this.merge(view, [m])) return;
     const mine = m.from === s.me;
     const visible = m.room === s.active && document.visibilityState === 'visible';
-    if (!mine && !visible) {
+    // Servers with read state count unread messages themselves (the SDK's `unread` events).
+    if (!mine && !visible && !s.client.unread(m.room)) {
       view.unread++;
       this.deps.unread();
     }
@@ -197,6 +348,18 @@ export class Messages {
       if (!stick) this.newPill.hidden = false;
       this.renderTyping();
     }
+  }
+
+  /** A held message changed (edited, deleted, reacted to; also while we were away). */
+  onUpdated(m: Message): void {
+    const view = this.state.rooms.get(m.room);
+    if (!view || !view.ids.has(m.id)) return;
+    const i = view.messages.findIndex((x) => x.id === m.id);
+    if (i < 0) return;
+    view.messages[i] = m;
+    if (this.replying?.id === m.id) this.setReply(m.deleted ? null : m);
+    if (this.actions.editing?.id === m.id && m.deleted) this.actions.editing = null;
+    if (m.room === this.state.active) this.render('keep');
   }
 
   onTyping(room: string, user: string): void {
@@ -243,6 +406,8 @@ export class Messages {
     this.input.value = '';
     this.autosize();
     const pending: Pending = { clientMsgId: randomKey(), text, ts: Date.now() };
+    if (this.replying && this.replying.room === view.name) pending.replyTo = this.replying.id;
+    this.setReply(null);
     view.pending.set(pending.clientMsgId, pending);
     this.render('bottom');
     await this.deliver(view, pending);
@@ -250,7 +415,9 @@ export class Messages {
 
   private async deliver(view: RoomView, pending: Pending): Promise<void> {
     try {
-      const message = await this.state.client.send(view.name, pending.text, { clientMsgId: pending.clientMsgId });
+      const options: { clientMsgId: string; replyTo?: string } = { clientMsgId: pending.clientMsgId };
+      if (pending.replyTo) options.replyTo = pending.replyTo;
+      const message = await this.state.client.send(view.name, pending.text, options);
       view.pending.delete(pending.clientMsgId);
       this.merge(view, [message]);
     } catch (err) {
@@ -261,7 +428,9 @@ export class Messages {
           ? 'Slow down a little'
           : code === 'TOO_LARGE'
             ? 'Too long'
-            : (err as Error).message || 'Not sent';
+            : code === 'FORBIDDEN'
+              ? 'You may not send here (muted?)'
+              : (err as Error).message || 'Not sent';
     }
     if (view.name === this.state.active) this.render('keep');
   }
@@ -340,88 +509,66 @@ export class Messages {
     if (!view) return;
     const fromBottom = box.scrollHeight - box.scrollTop;
     const frag = document.createDocumentFragment();
+    const byId = new Map(view.messages.map((m) => [m.id, m]));
+    const seen = this.seenBy(view);
     let prev: { from: string; ts: number } | null = null;
     for (const m of view.messages) {
       if (!prev || !sameDay(prev.ts, m.ts)) {
         frag.appendChild(h('div', { className: 'day' }, h('span', {}, dayOf(m.ts))));
         prev = null;
       }
-      const grouped = prev !== null && prev.from === m.from && m.ts - prev.ts < GROUP_GAP_MS;
-      frag.appendChild(this.row(m.id, m.from, m.name ?? s.nameOf(m.from), m.text, m.ts, grouped, null));
+      const grouped = prev !== null && prev.from === m.from && m.ts - prev.ts < GROUP_GAP_MS && !m.replyTo;
+      const editing = this.actions.editing?.id === m.id ? this.actions.editing.el : undefined;
+      frag.appendChild(
+        messageRow(m, {
+          state: s,
+          grouped,
+          original: m.replyTo ? (byId.get(m.replyTo) ?? s.client.message(m.room, m.replyTo)) : undefined,
+          editor: editing,
+          seenBy: seen?.id === m.id ? seen.text : undefined,
+          actionsOpen: this.actions.actionsOpen === m.id,
+          readOnly: view.removed !== '',
+        }),
+      );
       prev = { from: m.from, ts: m.ts };
     }
     for (const p of view.pending.values()) {
-      const grouped = prev !== null && prev.from === s.me && p.ts - prev.ts < GROUP_GAP_MS;
-      frag.appendChild(this.row(null, s.me, s.myName, p.text, p.ts, grouped, p));
+      const grouped = prev !== null && prev.from === s.me && p.ts - prev.ts < GROUP_GAP_MS && !p.replyTo;
+      const m: Message = { id: '', room: view.name, from: s.me, name: s.myName, text: p.text, ts: p.ts };
+      if (p.replyTo) m.replyTo = p.replyTo;
+      frag.appendChild(messageRow(m, { state: s, grouped, original: p.replyTo ? byId.get(p.replyTo) : undefined }, p));
       prev = { from: s.me, ts: p.ts };
     }
     if (!view.messages.length && !view.pending.size && view.loaded) {
       frag.appendChild(h('div', { className: 'empty muted' }, 'No messages yet.'));
     }
+    const editorFocused = this.actions.editing && document.activeElement === this.actions.editing.input;
     this.list.replaceChildren(frag);
+    if (editorFocused) this.actions.editing?.input.focus();
     this.renderEdge();
     if (mode === 'bottom') this.scrollToBottom();
     else box.scrollTop = box.scrollHeight - fromBottom;
+    this.maybeMarkRead();
   }
 
-  private row(
-    id: string | null,
-    from: string,
-    name: string,
-    text: string,
-    ts: number,
-    grouped: boolean,
-    pending: Pending | null,
-  ): HTMLElement {
-    const body = h('div', { className: 'msg-body' });
-    if (!grouped) {
-      body.appendChild(
-        h(
-          'div',
-          { className: 'msg-head' },
-          h('span', { className: 'msg-name' }, name),
-          h('time', { className: 'msg-time muted', datetime: new Date(ts).toISOString() }, timeOf(ts)),
-        ),
-      );
+  /** In a DM: "Seen by <name>" under my last message once the other person's marker (or reply) passed it. */
+  private seenBy(view: RoomView): { id: string; text: string } | null {
+    const peer = this.state.dmPeer(view.name);
+    if (!peer) return null;
+    let mine: Message | undefined;
+    let peerAfter = false;
+    for (let i = view.messages.length - 1; i >= 0; i--) {
+      const m = view.messages[i]!;
+      if (m.from === this.state.me && !m.deleted) {
+        mine = m;
+        break;
+      }
+      if (m.from === peer) peerAfter = true;
     }
-    body.appendChild(h('div', { className: 'msg-text' }, text));
-    if (pending) {
-      if (pending.failed) {
-        const retry = h('button', { type: 'button', className: 'link' }, 'Retry');
-        const view = this.state.view!;
-        retry.addEventListener('click', () => {
-          delete pending.failed;
-          this.render('keep');
-          void this.deliver(view, pending);
-        });
-        const discard = h('button', { type: 'button', className: 'link' }, 'Discard');
-        discard.addEventListener('click', () => {
-          view.pending.delete(pending.clientMsgId);
-          this.render('keep');
-        });
-        body.appendChild(
-          h('div', { className: 'msg-note error-text' }, `Not sent: ${pending.failed} · `, retry, ' · ', discard),
-        );
-      } else body.appendChild(h('div', { className: 'msg-note muted' }, 'Sending…'));
-    }
-    const gutter = grouped
-      ? h(
-          'div',
-          { className: 'msg-gutter' },
-          h('time', { className: 'msg-time-hover muted', title: timeOf(ts) }, shortTimeOf(ts)),
-        )
-      : h('div', { className: 'msg-gutter' }, avatar(from, name));
-    return h(
-      'div',
-      {
-        className: `msg${grouped ? ' grouped' : ''}${from === this.state.me ? ' mine' : ''}${pending ? ' pending' : ''}${pending?.failed ? ' failed' : ''}`,
-        'data-id': id,
-        'data-from': from,
-        'data-client-msg-id': pending?.clientMsgId,
-      },
-      gutter,
-      body,
-    );
+    if (!mine) return null;
+    const marker = view.readBy.get(peer);
+    const read = peerAfter || (marker !== undefined && compareMessageIds(marker, mine.id) >= 0);
+    return read ? { id: mine.id, text: `Seen by ${this.state.nameOf(peer)}` } : null;
   }
 }
 

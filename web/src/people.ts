@@ -15,6 +15,10 @@ export interface PeopleDeps {
   myStatusChanged(): void;
   /** Presence in the open room changed: its header and typing line depend on it. */
   roomChanged(): void;
+  /** Opens the direct conversation with `user`. */
+  openDm(user: string): void;
+  /** Moderators: mute or ban `user` in the open room. */
+  moderate(what: 'mute' | 'ban', user: string): void;
 }
 
 export class People {
@@ -32,6 +36,16 @@ export class People {
     private readonly deps: PeopleDeps,
   ) {
     this.button.addEventListener('click', () => deps.toggleDrawer('people'));
+    this.box.addEventListener('click', (ev) => {
+      const el = (ev.target as HTMLElement).closest<HTMLElement>('[data-person-action]');
+      const user = el?.closest<HTMLElement>('.person')?.dataset.user;
+      if (!el || !user) return;
+      const action = el.dataset.personAction;
+      if (action === 'dm') {
+        deps.drawer(null);
+        deps.openDm(user);
+      } else if (action === 'mute' || action === 'ban') deps.moderate(action, user);
+    });
     const close = h('button', { className: 'icon-btn', type: 'button', 'aria-label': 'Close' }, icon('close'));
     close.addEventListener('click', () => deps.drawer(null));
     this.pane = h(
@@ -119,25 +133,47 @@ export class People {
               ? `Last seen ${ago(e.lastSeen)}`
               : 'Offline'
           : (e.text ?? (e.status === 'online' ? '' : STATUS_LABEL[e.status]));
+      const me = e.user === s.me;
+      const text = h(
+        'span',
+        { className: 'person-text' },
+        h('span', { className: 'person-name' }, name, me ? h('span', { className: 'muted' }, ' (you)') : null),
+        detail ? h('span', { className: 'person-status muted' }, detail) : null,
+      );
+      const modTools =
+        !me && s.isModerator && !s.dmPeer(view.name)
+          ? h(
+              'span',
+              { className: 'person-mod' },
+              h(
+                'button',
+                { type: 'button', className: 'mini', 'data-person-action': 'mute', title: `Mute ${name}` },
+                'Mute',
+              ),
+              h(
+                'button',
+                { type: 'button', className: 'mini danger', 'data-person-action': 'ban', title: `Ban ${name}` },
+                'Ban',
+              ),
+            )
+          : null;
       return h(
         'li',
         {
           className: `person${e.status === 'offline' ? ' is-offline' : ''}`,
           'data-user': e.user,
+          'data-name': name,
           'data-status': e.status,
         },
-        avatar(e.user, name, e.status),
-        h(
-          'span',
-          { className: 'person-text' },
-          h(
-            'span',
-            { className: 'person-name' },
-            name,
-            e.user === s.me ? h('span', { className: 'muted' }, ' (you)') : null,
-          ),
-          detail ? h('span', { className: 'person-status muted' }, detail) : null,
-        ),
+        me
+          ? h('span', { className: 'person-main' }, avatar(e.user, name, e.status), text)
+          : h(
+              'button',
+              { type: 'button', className: 'person-main', 'data-person-action': 'dm', title: `Message ${name}` },
+              avatar(e.user, name, e.status),
+              text,
+            ),
+        modTools,
       );
     };
     replace(

@@ -1,13 +1,31 @@
 /**
- * The rooms: the list with unread badges, joining by name, switching, and the
- * open room's header. The page title counts unread messages in every room.
+ * The rooms: the sidebar (from the server's `rooms`, the same on every device,
+ * with its unread badges), rooms and direct messages in two sections,
+ * joining by name, browsing the directory, leaving, switching, and the open
+ * room's header (name or the other person's name, topic, who is online). The
+ * page title counts unread messages in every room.
  */
-import { ParleyClientError, isValidId, type JoinedInfo } from '../../src/sdk/index.js';
+import {
+  ParleyClientError,
+  compareMessageIds,
+  isValidId,
+  type JoinedInfo,
+  type RoomEntry,
+  type UnreadInfo,
+} from '../../src/sdk/index.js';
+import { avatar } from './avatar.js';
+import { confirmDialog, modal } from './dialog.js';
 import { h, icon, replace } from './dom.js';
+import { snippet } from './markup.js';
 import type { Messages } from './messages.js';
 import type { People } from './people.js';
 import type { Shell } from './shell.js';
-import { DEFAULT_ROOM, newRoomView, type ChatState } from './state.js';
+import { DEFAULT_ROOM, newRoomView, params, type ChatState } from './state.js';
+
+/** How often the sidebar asks the server for new memberships (DMs others started). `?poll=` seconds. */
+const POLL_MS = Math.max(1, Number(params.get('poll') ?? 20)) * 1000;
+/** At most this many rooms are joined at once (the server allows 100 per connection). */
+const MAX_JOINED = 90;
 
 export interface RoomsDeps {
   shell: Shell;
@@ -22,6 +40,8 @@ export class Rooms {
   /** The chat column's header: the open room's name and how many are online. */
   readonly head: HTMLElement;
   private readonly list = h('nav', { id: 'room-list', className: 'room-list', 'aria-label': 'Rooms' });
+  private readonly dmList = h('nav', { id: 'dm-list', className: 'room-list', 'aria-label': 'Direct messages' });
+  private readonly dmLabel = h('div', { className: 'section-label', id: 'dm-label' }, 'Direct messages');
   private readonly joinInput = h('input', {
     id: 'join-input',
     placeholder: 'Join or create a room',
@@ -34,6 +54,14 @@ export class Rooms {
   private readonly menuBadge = h('span', { className: 'badge dot-badge', hidden: true });
   private readonly title = h('h2', { id: 'room-title' });
   private readonly sub = h('span', { id: 'room-sub', className: 'muted' });
+  private readonly topic = h('div', { id: 'room-topic', className: 'room-topic muted', hidden: true });
+  private readonly leaveButton = h(
+    'button',
+    { className: 'icon-btn', type: 'button', id: 'leave-room', title: 'Leave room', 'aria-label': 'Leave room' },
+    icon('logout', 18),
+  );
+  /** Read requests in flight, so a scroll does not send the same one twice. */
+  private readonly reading = new Map<string, string>();
 
   constructor(
     private readonly state: ChatState,
@@ -54,6 +82,8 @@ export class Rooms {
       ev.preventDefault();
       void this.joinFromForm();
     });
+    const browse = h('button', { type: 'button', className: 'browse-btn', id: 'browse-rooms' }, 'Browse rooms');
+    browse.addEventListener('click', () => this.browse());
     const close = h(
       'button',
       { className: 'icon-btn only-mobile', type: 'button', 'aria-label': 'Close' },
@@ -69,8 +99,15 @@ export class Rooms {
         h('div', { className: 'brand small' }, h('div', { className: 'logo' }, 'P'), h('span', {}, 'Parley')),
         close,
       ),
-      h('div', { className: 'section-label' }, 'Rooms'),
-      this.list,
+      h(
+        'div',
+        { className: 'rooms-scroll' },
+        h('div', { className: 'section-label' }, 'Rooms'),
+        this.list,
+        browse,
+        this.dmLabel,
+        this.dmList,
+      ),
       joinForm,
       this.joinError,
       deps.footer,
@@ -83,14 +120,91 @@ export class Rooms {
       this.menuBadge,
     );
     menu.addEventListener('click', () => shell.drawer('rooms'));
+    this.leaveButton.addEventListener('click', () => void this.leave(state.active));
     this.head = h(
       'header',
       { className: 'chat-head' },
       menu,
-      h('div', { className: 'title' }, this.title, this.sub),
+      h('div', { className: 'title-block' }, h('div', { className: 'title' }, this.title, this.sub), this.topic),
+      this.leaveButton,
       deps.people.button,
     );
   }
+
+  // ---- the list from the server --------------------------------------------------
+
+  /**
+   * Takes the server's memberships: new rooms (a DM someone started, a room
+   * joined on another device) appear and are joined; unread counts and
+   * topics come from the entries. Falls back to the saved list on a server
+   * without memberships.
+   */
+  async sync(first: boolean): Promise<void> {
+    const s = this.state;
+    let entries: RoomEntry[];
+    try {
+      entries = await s.client.rooms();
+    } catch (err) {
+      if (first) for (const room of s.rooms.keys()) void this.join(room, false);
+      if (err instanceof ParleyClientError && err.code === 'UNKNOWN_COMMAND') return;
+      return;
+    }
+    if (first) {
+      // The server's list is the truth; the open room stays even when it is not a membership yet.
+      const keep = new Set(entries.map((e) => e.room));
+      for (const name of [...s.rooms.keys()]) if (!keep.has(name) && name !== s.active) s.rooms.delete(name);
+      if (!entries.length && !s.rooms.size) s.rooms.set(DEFAULT_ROOM, newRoomView(DEFAULT_ROOM));
+    }
+    for (const e of entries) {
+      let view = s.rooms.get(e.room);
+      if (!view) {
+        view = newRoomView(e.room);
+        s.rooms.set(e.room, view);
+      }
+      view.unread = e.unread;
+      view.lastReadId = e.lastReadId;
+      if (e.topic !== undefined) view.topic = e.topic;
+      const last = e.lastMessage;
+      if (last?.name) s.names.set(last.from, last.name);
+    }
+    if (!s.rooms.has(s.active)) s.active = s.rooms.keys().next().value ?? DEFAULT_ROOM;
+    await this.learnNames();
+    s.saveRooms();
+    let joined = s.client.joinedRooms().length;
+    for (const view of s.rooms.values()) {
+      if (view.joined || view.removed || s.client.joinedRooms().includes(view.name)) continue;
+      if (joined++ >= MAX_JOINED) break;
+      void this.join(view.name, false);
+    }
+    if (first) this.switchTo(s.active);
+    else {
+      this.renderRooms();
+      this.renderHeader();
+    }
+  }
+
+  /** Names of DM partners nobody has told us yet (never show their id). */
+  private async learnNames(): Promise<void> {
+    const s = this.state;
+    const unknown = [...s.rooms.keys()].map((r) => s.dmPeer(r)).filter((u): u is string => !!u && !s.names.has(u));
+    if (!unknown.length) return;
+    try {
+      const { users } = await s.client.presence(unknown.slice(0, 500));
+      for (const u of users ?? []) if (u.name) s.names.set(u.user, u.name);
+    } catch {
+      // shown as "Direct message" until a message tells us
+    }
+  }
+
+  /** Polls `rooms` (and on tab focus) so conversations others start appear. */
+  watch(): ReturnType<typeof setInterval> {
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') void this.sync(false);
+    });
+    return setInterval(() => void this.sync(false), POLL_MS);
+  }
+
+  // ---- joining, leaving ----------------------------------------------------------
 
   private async joinFromForm(): Promise<void> {
     const input = this.joinInput;
@@ -98,11 +212,16 @@ export class Rooms {
     const errBox = this.joinError;
     errBox.textContent = '';
     if (!name) return;
-    if (!isValidId(name)) {
+    if (!isValidId(name) || name.startsWith('dm:')) {
       errBox.textContent = 'Use letters, digits and _ . : @ - only.';
       return;
     }
     input.value = '';
+    await this.open(name, true);
+  }
+
+  /** Opens a room (joining it when new): from the form, the directory, or a person's DM. */
+  async open(name: string, explicit: boolean): Promise<void> {
     const s = this.state;
     if (!s.rooms.has(name)) {
       s.rooms.set(name, newRoomView(name));
@@ -110,7 +229,15 @@ export class Rooms {
     }
     this.switchTo(name);
     this.deps.shell.drawer(null);
-    await this.join(name, true);
+    if (!s.rooms.get(name)?.joined) await this.join(name, explicit);
+  }
+
+  /** Opens the DM with `user` ("dm:<a>:<b>", ids sorted), titled with their name. */
+  async openDm(user: string): Promise<void> {
+    const s = this.state;
+    if (user === s.me) return;
+    const [a, b] = [s.me, user].sort();
+    await this.open(`dm:${a}:${b}`, false);
   }
 
   /** Joins a room; on refusal the room leaves the list and the error shows by the form (`explicit`) or as a toast. */
@@ -128,23 +255,173 @@ export class Rooms {
         if (s.active === name) this.switchTo(s.rooms.keys().next().value ?? DEFAULT_ROOM);
         else this.renderRooms();
       }
+      const label = s.roomLabel(name);
       const msg =
-        code === 'FORBIDDEN' ? `You may not join #${name}.` : `Could not join #${name}: ${(err as Error).message}`;
+        code === 'FORBIDDEN' ? `You may not join #${label}.` : `Could not join #${label}: ${(err as Error).message}`;
       if (explicit) this.joinError.textContent = msg;
       else this.deps.shell.toast(msg);
     }
   }
 
-  /** A (re)join went through: fresh members, and the first page of messages if the room is open. */
+  /** Leaves the room for good (the membership ends on every device), after a confirm. */
+  private async leave(name: string): Promise<void> {
+    const s = this.state;
+    const view = s.rooms.get(name);
+    if (!view) return;
+    const label = s.dmPeer(name) ? s.roomLabel(name) : `#${name}`;
+    const ok = await confirmDialog(
+      'Leave room',
+      `Leave ${label}? It disappears from your list on every device.`,
+      'Leave',
+    );
+    if (!ok) return;
+    try {
+      await s.client.leave(name, { forget: true });
+    } catch (err) {
+      if (!view.removed) {
+        this.deps.shell.toast(`Could not leave ${label}: ${(err as Error).message}`);
+        return;
+      }
+    }
+    s.rooms.delete(name);
+    if (!s.rooms.size) s.rooms.set(DEFAULT_ROOM, newRoomView(DEFAULT_ROOM));
+    s.saveRooms();
+    this.switchTo(s.rooms.keys().next().value ?? DEFAULT_ROOM);
+    const next = s.rooms.get(s.active);
+    if (next && !next.joined) void this.join(next.name, false);
+  }
+
+  /** The directory of rooms one may join, with a filter. */
+  private browse(): void {
+    const s = this.state;
+    const filter = h('input', {
+      id: 'browse-filter',
+      placeholder: 'Filter rooms',
+      autocomplete: 'off',
+      'aria-label': 'Filter rooms',
+    });
+    const results = h('ul', { className: 'browse-list', id: 'browse-list' });
+    const m = modal('Browse rooms', h('div', { className: 'modal-body' }, filter, results));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let seq = 0;
+    const load = async (): Promise<void> => {
+      const mine = ++seq;
+      replace(results, h('li', { className: 'muted' }, 'Loading…'));
+      try {
+        const prefix = filter.value.trim().replace(/^#/, '');
+        const rooms = await s.client.directory(prefix || undefined);
+        if (mine !== seq) return;
+        if (!rooms.length) {
+          replace(
+            results,
+            h('li', { className: 'muted' }, prefix ? `No room starts with “${prefix}”.` : 'No rooms yet.'),
+          );
+          return;
+        }
+        replace(
+          results,
+          ...rooms.map((r) => {
+            const member = s.rooms.has(r.room);
+            const btn = h(
+              'button',
+              { type: 'button', className: member ? 'ghost' : 'primary', 'data-room': r.room },
+              member ? 'Open' : 'Join',
+            );
+            btn.addEventListener('click', () => {
+              m.close();
+              void this.open(r.room, false);
+            });
+            return h(
+              'li',
+              { className: 'browse-item', 'data-room': r.room },
+              h(
+                'div',
+                { className: 'browse-text' },
+                h('strong', {}, `#${r.room}`),
+                h('span', { className: 'muted small' }, `${r.members} member${r.members === 1 ? '' : 's'}`),
+                r.lastMessage && !r.lastMessage.deleted
+                  ? h(
+                      'span',
+                      { className: 'muted small browse-last' },
+                      snippet(`${r.lastMessage.name ?? s.nameOf(r.lastMessage.from)}: ${r.lastMessage.text}`, 70),
+                    )
+                  : null,
+              ),
+              btn,
+            );
+          }),
+        );
+      } catch (err) {
+        if (mine === seq)
+          replace(results, h('li', { className: 'error-text' }, `Could not load rooms: ${(err as Error).message}`));
+      }
+    };
+    filter.addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void load(), 200);
+    });
+    void load();
+    filter.focus();
+  }
+
+  // ---- events ------------------------------------------------------------------
+
+  /** A (re)join went through: fresh members, topic, read state, and the first page of messages if open. */
   onJoined(info: JoinedInfo): void {
     const view = this.state.rooms.get(info.room);
     if (!view) return;
     view.joined = true;
+    view.topic = info.topic ?? '';
+    view.lastReadId = info.lastReadId;
+    if (this.state.client.unread(info.room)) view.unread = info.unread;
     this.deps.people.setMembers(view, info.members);
+    const peer = this.state.dmPeer(info.room);
+    if (peer && !this.state.names.has(peer)) void this.learnNames().then(() => this.renderRooms());
     if (info.room === this.state.active) {
       this.deps.people.render();
       this.renderHeader();
       if (!view.loaded && !view.loading) void this.deps.messages.loadLatest(view);
+    }
+    this.renderRooms();
+  }
+
+  /** The server's unread count for a room changed. */
+  onUnread(info: UnreadInfo): void {
+    const view = this.state.rooms.get(info.room);
+    if (!view) return;
+    view.lastReadId = info.lastReadId;
+    const open = info.room === this.state.active && document.visibilityState === 'visible';
+    view.unread = info.unread;
+    this.renderRooms();
+    if (open && info.unread > 0) this.deps.messages.maybeMarkRead();
+  }
+
+  /** Someone's read marker moved: others' feed "Seen by". */
+  onRead(room: string, user: string, messageId: string): void {
+    const view = this.state.rooms.get(room);
+    if (!view || user === this.state.me) return;
+    view.readBy.set(user, messageId);
+    if (room === this.state.active) this.deps.messages.render('keep');
+  }
+
+  /** A moderator took me out of a room: say why, in place of the composer. */
+  onRemoved(room: string, reason: string): void {
+    const view = this.state.rooms.get(room);
+    if (!view) return;
+    view.removed = reason;
+    view.joined = false;
+    view.typing.clear();
+    this.renderRooms();
+    if (room === this.state.active) {
+      this.renderHeader();
+      this.deps.messages.renderRemoved();
+      this.deps.messages.render('keep');
+    } else {
+      this.deps.shell.toast(
+        reason === 'banned'
+          ? `You were banned from #${this.state.roomLabel(room)}.`
+          : `You were removed from #${room}.`,
+      );
     }
   }
 
@@ -155,7 +432,6 @@ export class Rooms {
     s.active = name;
     s.saveRooms();
     const view = s.rooms.get(name)!;
-    this.markRead(name);
     this.renderRooms();
     this.renderHeader();
     messages.show(name);
@@ -165,11 +441,29 @@ export class Rooms {
     messages.focus();
   }
 
-  /** Clears a room's unread count, unless the page is hidden (then nobody read it). */
+  /**
+   * The open room was read (its newest message on screen, the tab visible):
+   * moves the server's marker (which clears the badge on every device), or
+   * on an older server clears the local count.
+   */
   markRead(room: string): void {
-    const view = this.state.rooms.get(room);
+    const s = this.state;
+    const view = s.rooms.get(room);
     if (!view || document.visibilityState === 'hidden') return;
-    if (view.unread) {
+    const newest = [...view.messages].reverse().find((m) => m.id);
+    const known = s.client.unread(room);
+    if (known && newest) {
+      const marker = known.lastReadId;
+      if ((marker === null || compareMessageIds(newest.id, marker) > 0) && known.unread > 0) {
+        if (this.reading.get(room) !== newest.id) {
+          this.reading.set(room, newest.id);
+          s.client
+            .read(room, newest.id)
+            .catch(() => undefined)
+            .finally(() => this.reading.delete(room));
+        }
+      }
+    } else if (!known && view.unread) {
       view.unread = 0;
       this.renderRooms();
     }
@@ -179,44 +473,69 @@ export class Rooms {
   private renderTitle(): void {
     let total = 0;
     for (const v of this.state.rooms.values()) total += v.unread;
-    document.title = `${total ? `(${total}) ` : ''}#${this.state.active} · Parley`;
+    const s = this.state;
+    const label = s.dmPeer(s.active) ? s.roomLabel(s.active) : `#${s.active}`;
+    document.title = `${total ? `(${total}) ` : ''}${label} · Parley`;
     this.menuBadge.hidden = total === 0;
   }
 
-  /** The room list and the unread counts in the title. */
+  /** The room and DM lists and the unread counts in the title. */
   renderRooms(): void {
-    const active = this.state.active;
-    const items = [...this.state.rooms.values()].map((v) => {
+    const s = this.state;
+    const active = s.active;
+    const item = (name: string): HTMLElement => {
+      const v = s.rooms.get(name)!;
+      const peer = s.dmPeer(name);
       const btn = h(
         'button',
         {
           type: 'button',
-          className: `room${v.name === active ? ' active' : ''}${v.unread ? ' has-unread' : ''}`,
-          'data-room': v.name,
-          'aria-current': v.name === active ? 'page' : null,
+          className: `room${name === active ? ' active' : ''}${v.unread ? ' has-unread' : ''}${v.removed ? ' removed' : ''}`,
+          'data-room': name,
+          'aria-current': name === active ? 'page' : null,
         },
-        icon('hash', 16),
-        h('span', { className: 'room-name' }, v.name),
+        peer ? avatar(peer, s.roomLabel(name)) : icon('hash', 16),
+        h('span', { className: 'room-name' }, s.roomLabel(name)),
         v.unread
           ? h('span', { className: 'badge', 'data-unread': v.unread }, v.unread > 99 ? '99+' : String(v.unread))
           : null,
       );
-      btn.addEventListener('click', () => this.switchTo(v.name));
+      btn.addEventListener('click', () => this.switchTo(name));
       return btn;
-    });
-    replace(this.list, ...items);
+    };
+    const names = [...s.rooms.keys()];
+    const dms = names.filter((n) => s.dmPeer(n) !== null);
+    replace(this.list, ...names.filter((n) => !n.startsWith('dm:')).map(item));
+    replace(this.dmList, ...dms.map(item));
+    this.dmLabel.hidden = dms.length === 0;
+    this.dmList.hidden = dms.length === 0;
     this.renderTitle();
   }
 
   renderHeader(): void {
     const s = this.state;
     const view = s.view;
-    replace(this.title, h('span', { className: 'hash' }, '#'), s.active);
+    const peer = s.dmPeer(s.active);
+    if (peer) replace(this.title, s.roomLabel(s.active));
+    else replace(this.title, h('span', { className: 'hash' }, '#'), s.active);
     if (!view) return;
+    this.topic.textContent = view.topic;
+    this.topic.hidden = !view.topic;
     let online = 0;
     for (const m of view.members.values()) if (m.status !== 'offline') online++;
     const conn = s.client.state;
     this.sub.textContent =
-      conn === 'reconnecting' ? 'offline, reconnecting…' : view.joined ? `${online} online` : 'joining…';
+      conn === 'reconnecting'
+        ? 'offline, reconnecting…'
+        : view.removed
+          ? view.removed === 'banned'
+            ? 'you were banned'
+            : 'removed'
+          : view.joined
+            ? peer
+              ? (view.members.get(peer)?.status ?? '')
+              : `${online} online`
+            : 'joining…';
+    this.renderTitle();
   }
 }

@@ -1,7 +1,6 @@
 /** The sign-in card: a display name (dev mode) or an access token. */
 import { h, replace } from './dom.js';
-import { slugify } from './format.js';
-import { DEFAULT_ROOM, loadSession, type Session } from './state.js';
+import { DEFAULT_ROOM, deviceUserId, loadSession, type Session } from './state.js';
 
 /**
  * Shows the sign-in card in `root`, with `error` above the button and the
@@ -31,7 +30,18 @@ export function showSignIn(
     spellcheck: 'false',
   });
   if (prefill.token) tokenInput.value = prefill.token;
-  const nameField = h('label', { className: 'field' }, h('span', {}, 'Your name'), nameInput);
+  const modInput = h('input', { type: 'checkbox', id: 'signin-moderator', checked: prefill.moderator === true });
+  const nameField = h(
+    'div',
+    { className: 'field-group' },
+    h('label', { className: 'field' }, h('span', {}, 'Your name'), nameInput),
+    h(
+      'label',
+      { className: 'check', title: 'Dev servers only: moderators may delete, mute and ban' },
+      modInput,
+      h('span', {}, 'Sign in as moderator (dev mode)'),
+    ),
+  );
   const tokenField = h('label', { className: 'field' }, h('span', {}, 'Access token'), tokenInput);
   const errorBox = h('p', { className: 'form-error', id: 'signin-error', role: 'alert' }, error);
   const submit = h('button', { className: 'primary wide', id: 'signin-submit', type: 'submit' }, 'Join the chat');
@@ -74,14 +84,15 @@ export function showSignIn(
       }
       session = { mode: 'token', token, rooms, active };
     } else {
-      const name = nameInput.value.trim().replace(/\s+/g, ' ');
-      const user = slugify(name);
-      if (!name || !user) {
+      // Any script is a name ("李雷", "Ελένη"); the id is this browser's own, so equal names stay two people.
+      const name = nameInput.value.normalize('NFC').trim().replace(/\s+/g, ' ');
+      if (!/[\p{L}\p{N}]/u.test(name)) {
         errorBox.textContent = 'Type a name with at least one letter or digit.';
         nameInput.focus();
         return;
       }
-      session = { mode: 'dev', user, name, rooms, active };
+      session = { mode: 'dev', user: deviceUserId(), name, rooms, active };
+      if (modInput.checked) session.moderator = true;
     }
     submit.disabled = true;
     submit.textContent = 'Connecting…';

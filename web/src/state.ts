@@ -17,6 +17,8 @@ const STORAGE_KEY = 'parley.session.v1';
 
 export interface Session {
   mode: 'dev' | 'token';
+  /** Dev mode: sign in with `?roles=moderator` (the dev server trusts it, as it trusts the name). */
+  moderator?: boolean;
   user?: string;
   name?: string;
   token?: string;
@@ -39,6 +41,31 @@ export function loadSession(): Session | null {
   }
 }
 
+const DEVICE_KEY = 'parley.device.v1';
+
+/**
+ * Dev mode's user id: generated once per browser and kept, so a reload is the
+ * same person and two people who type the same name are two users. Shown
+ * nowhere (names are what people see).
+ */
+export function deviceUserId(): string {
+  try {
+    const saved = localStorage.getItem(DEVICE_KEY);
+    if (saved && isValidId(saved)) return saved;
+  } catch {
+    // private mode: a fresh id per visit
+  }
+  const bytes = new Uint8Array(8);
+  crypto.getRandomValues(bytes);
+  const id = `u-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  try {
+    localStorage.setItem(DEVICE_KEY, id);
+  } catch {
+    // not kept
+  }
+  return id;
+}
+
 export function saveSession(s: Session | null): void {
   try {
     if (s) localStorage.setItem(STORAGE_KEY, JSON.stringify(s));
@@ -53,6 +80,8 @@ export interface Pending {
   clientMsgId: string;
   text: string;
   ts: number;
+  /** The message it answers. */
+  replyTo?: string;
   failed?: string;
 }
 
@@ -70,6 +99,14 @@ export interface RoomView {
   /** user → time until which their typing shows */
   typing: Map<string, number>;
   joined: boolean;
+  /** The room's topic, when set. */
+  topic: string;
+  /** Why the server took us out of the room (e.g. `banned`); the composer is replaced by a notice. */
+  removed: string;
+  /** My read marker, as the server last said. */
+  lastReadId: string | null;
+  /** Others' read markers heard in this session (user → message id), for "Seen by". */
+  readBy: Map<string, string>;
 }
 
 export function newRoomView(name: string): RoomView {
@@ -86,6 +123,10 @@ export function newRoomView(name: string): RoomView {
     members: new Map(),
     typing: new Map(),
     joined: false,
+    topic: '',
+    removed: '',
+    lastReadId: null,
+    readBy: new Map(),
   };
 }
 
@@ -120,6 +161,26 @@ export class ChatState {
 
   nameOf(user: string): string {
     return this.names.get(user) ?? user;
+  }
+
+  /** The other user of a `dm:<a>:<b>` room I am in, else null. */
+  dmPeer(room: string): string | null {
+    if (!room.startsWith('dm:')) return null;
+    const [a, b] = room.slice(3).split(':');
+    if (a === undefined || b === undefined) return null;
+    return a === this.me ? b : b === this.me ? a : null;
+  }
+
+  /** What a room is called on screen: `#name`, or the other person's name for a DM (never the raw id). */
+  roomLabel(room: string): string {
+    const peer = this.dmPeer(room);
+    if (peer === null) return room;
+    return this.names.get(peer) ?? 'Direct message';
+  }
+
+  /** True when this session may moderate (shows the tools; the server decides). */
+  get isModerator(): boolean {
+    return this.client.roles.some((r) => r === 'moderator' || r === 'admin');
   }
 
   /** Remembers the room list and the open room for the next visit. */

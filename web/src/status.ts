@@ -50,6 +50,27 @@ export class Status {
     this.card.addEventListener('click', () => this.togglePicker());
   }
 
+  /**
+   * Shows the status the server holds for me (set on another device or
+   * before a reload), instead of assuming "Online".
+   */
+  async loadStored(): Promise<void> {
+    const s = this.state;
+    try {
+      const { users } = await s.client.presence([s.me]);
+      const entry = users?.[0];
+      if (!entry) return;
+      // My own entry shows my true status; `offline` while I am connected means invisible.
+      const status = entry.status as string;
+      s.myStatus = status === 'invisible' || status === 'offline' ? 'invisible' : (entry.status as typeof s.myStatus);
+      s.myText = entry.text ?? '';
+      this.render();
+      this.deps.changed();
+    } catch {
+      // keep what is shown
+    }
+  }
+
   /** Turns away after IDLE_MS without input and back on the next input; returns the check's timer. */
   watchIdle(): ReturnType<typeof setInterval> {
     const activity = (): void => this.onActivity();

@@ -338,7 +338,13 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   async leaveRoom(connId: string, user: string, room: string): Promise<{ last: boolean }> {
     const c = this.local.get(connId);
     if (!c || !c.rooms.delete(room)) return { last: false };
-    return { last: await this.leave(connId, user, room) };
+    try {
+      return { last: await this.leave(connId, user, room) };
+    } catch (err) {
+      // Still in the room as far as this node knows: a retry runs the leave again.
+      if (this.local.get(connId) === c) c.rooms.add(room);
+      throw err;
+    }
   }
 
   /**
@@ -433,9 +439,11 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     return ids.map((id, i) => parseState(id, res[i]!));
   }
 
-  /** A sorted set's exact size and its first `limit` members, in one round trip. */
+  /** A sorted set's exact size and its first `limit` members, in one round trip (only the size for limit 0). */
   private async countAndFirst(key: string, limit: number): Promise<{ n: number; count: number; ids: string[] }> {
     const n = Math.max(0, Math.floor(limit));
+    // ZRANGE key 0 -1 would be the whole set: a count-only read must not fetch it.
+    if (n === 0) return { n, count: (await call(this.redis.zcard(key))) as number, ids: [] };
     const [count, ids] = (await run(
       this.batch()
         .zcard(key)

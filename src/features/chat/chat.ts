@@ -238,9 +238,15 @@ export class ChatFeature {
    * to the others); false when it had not joined. Used by moderation (bans).
    */
   async evict(session: Session, room: string): Promise<boolean> {
-    if (!session.rooms.delete(room)) return false;
-    this.fanout.remove(session, room);
+    const st = session.rooms.get(room);
+    if (!st) return false;
+    // Presence first: when storage fails (UNAVAILABLE) the session is still joined, so a retry works and
+    // sends the `leave` event; local state goes only once the leave is recorded.
     await this.presence.leaveRoom(session, room);
+    if (session.rooms.get(room) === st) {
+      session.rooms.delete(room);
+      this.fanout.remove(session, room);
+    }
     return true;
   }
 

@@ -56,6 +56,8 @@ export class PresenceFeature {
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly typingGuards: TypingGuard[] = [];
   private readonly transitionListeners: UserTransitionListener[] = [];
+  /** `connId\0room` of leaves stored whose `leave` event has not gone out yet (retried by the next leave). */
+  private readonly unsentLeaves = new Set<string>();
 
   constructor(
     private readonly engine: Engine,
@@ -97,6 +99,9 @@ export class PresenceFeature {
 
   /** Forgets a closed connection and tells rooms the user left (when it was their last connection there). */
   async disconnect(session: Session): Promise<void> {
+    if (this.unsentLeaves.size > 0) {
+      for (const k of this.unsentLeaves) if (k.startsWith(`${session.connId}\u0000`)) this.unsentLeaves.delete(k);
+    }
     const t = await this.engine.presence.disconnect(session.connId);
     if (t) await this.announceDeparture(t);
   }
@@ -112,10 +117,19 @@ export class PresenceFeature {
   }
 
   async leaveRoom(session: Session, room: string): Promise<void> {
+    // Marked until the event is out: a failed attempt may have been applied by the store (a timeout) or lost
+    // with it (Redis restarted empty); the retry then hears "not last" and must still send the event.
+    const key = `${session.connId}\u0000${room}`;
+    const retried = this.unsentLeaves.has(key);
+    this.unsentLeaves.add(key);
     const { last } = await this.engine.presence.leaveRoom(session.connId, session.user, room);
-    if (!last) return;
-    const [state] = await this.engine.presence.users([session.user]);
-    if (state && isVisible(state)) await this.publishRoom(room, 'leave', publicEntry(state));
+    if (last || retried) {
+      const [state] = await this.engine.presence.users([session.user]);
+      // A retry sends it even when the store forgot the user (Redis restarted empty): this session is alive.
+      const visible = state && (isVisible(state) || (retried && state.status !== 'invisible'));
+      if (visible) await this.publishRoom(room, 'leave', publicEntry(state));
+    }
+    this.unsentLeaves.delete(key);
   }
 
   /** Members of a room, capped, with the exact count; the caller sees their own true status. */

@@ -1,0 +1,221 @@
+/**
+ * The v2 web page in chromium against two real nodes on one Redis: message
+ * actions (reply, edit, delete, react) seen live by the other page and after
+ * a reload, and a moderator's tools (delete, mute, ban; the banned user sees
+ * why; the topic in the header). Screenshots land in test-results/e2e/.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startRedis, type RedisProcess } from '../support/redis.js';
+import { startNode, type RunningNode } from '../support/server.js';
+import { waitFor } from '../support/ports.js';
+import {
+  DESKTOP,
+  PHONE,
+  ensureWebBuilt,
+  joinRoom,
+  launch,
+  messageTexts,
+  openPage,
+  pageErrors,
+  sendMessage,
+  shot,
+  signIn,
+} from './browser.js';
+
+const API_KEY = 'e2e-v2-api-key-0123456789abcdef012';
+let redis: RedisProcess;
+let nodeA: RunningNode;
+let nodeB: RunningNode;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+async function context(options: typeof DESKTOP | typeof PHONE = DESKTOP): Promise<BrowserContext> {
+  const ctx = await browser.newContext(options);
+  contexts.push(ctx);
+  return ctx;
+}
+
+/** The stored message row whose text contains `text`. */
+function row(page: Page, text: string): ReturnType<Page['locator']> {
+  return page.locator('#msg-list .msg[data-id]', { has: page.locator('.msg-content', { hasText: text }) });
+}
+
+/** Hovers the row and clicks one of its actions. */
+async function act(page: Page, text: string, action: string): Promise<void> {
+  const r = row(page, text);
+  await r.hover();
+  await r.locator(`[data-action="${action}"]`).click();
+}
+
+beforeAll(async () => {
+  ensureWebBuilt();
+  redis = await startRedis();
+  const env = { PARLEY_API_KEY: API_KEY };
+  nodeA = await startNode({ redisUrl: redis.url, env });
+  nodeB = await startNode({ redisUrl: redis.url, env });
+  browser = await launch();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await nodeA?.stop().catch(() => undefined);
+  await nodeB?.stop().catch(() => undefined);
+  await redis?.stop();
+});
+
+afterEach(async () => {
+  for (const ctx of contexts.splice(0)) await ctx.close().catch(() => undefined);
+});
+
+describe('web page v2 in chromium', { timeout: 90_000 }, () => {
+  it('reply, edit, delete and react: the other page sees each change live and after a reload', async () => {
+    const ann = await openPage(await context(), nodeA.url);
+    await signIn(ann, 'Ann Lee');
+    await joinRoom(ann, 'life');
+    const bob = await openPage(await context(), nodeB.url);
+    await signIn(bob, 'Bob');
+    await joinRoom(bob, 'life');
+
+    // Markdown and links, built from DOM nodes.
+    await sendMessage(ann, 'Lunch at **12**? _maybe_ `later` see https://example.com/menu.');
+    await row(bob, 'Lunch at').waitFor();
+    const r = row(bob, 'Lunch at');
+    expect(await r.locator('.msg-text strong').textContent()).toBe('12');
+    expect(await r.locator('.msg-text em').textContent()).toBe('maybe');
+    expect(await r.locator('.msg-text code').textContent()).toBe('later');
+    const link = r.locator('.msg-text a');
+    expect(await link.getAttribute('href')).toBe('https://example.com/menu');
+    expect(await link.getAttribute('rel')).toBe('noopener noreferrer');
+
+    // Bob answers: the quoted preview above the composer, then on the answer.
+    await act(bob, 'Lunch at', 'reply');
+    await bob.waitForSelector('#reply-bar:not([hidden]) >> text=Ann Lee');
+    await shot(bob, '20-reply-composer');
+    await sendMessage(bob, 'Yes, see you there');
+    const answer = row(ann, 'Yes, see you there');
+    await answer.locator('.msg-quote >> text=Lunch at').waitFor();
+    await bob.waitForSelector('#reply-bar', { state: 'hidden' });
+
+    // Ann edits hers (Esc cancels first), both see "(edited)".
+    await act(ann, 'Lunch at', 'edit');
+    await ann.press('.edit-input', 'Escape');
+    await ann.waitForSelector('.edit-input', { state: 'detached' });
+    await act(ann, 'Lunch at', 'edit');
+    await ann.fill('.edit-input', 'Lunch at **12:30**? see https://example.com/menu');
+    await ann.press('.edit-input', 'Enter');
+    await row(bob, 'Lunch at 12:30').locator('.msg-edited').waitFor();
+    await row(ann, 'Lunch at 12:30').locator('.msg-edited').waitFor();
+
+    // Reactions: Bob picks 👍, Ann toggles the chip on (count 2, hers highlighted), 🎉 from the picker.
+    await act(bob, 'Lunch at', 'react');
+    await bob.click('#reaction-picker .pick[data-emoji="👍"]');
+    const annChip = row(ann, 'Lunch at').locator('.chip[data-emoji="👍"]');
+    await annChip.locator('.chip-count >> text=1').waitFor();
+    await annChip.click();
+    await annChip.locator('.chip-count >> text=2').waitFor();
+    expect(await annChip.getAttribute('class')).toContain('mine');
+    expect(await annChip.getAttribute('title')).toMatch(/Bob, You/);
+    await act(ann, 'Lunch at', 'react');
+    await ann.click('#reaction-picker .pick[data-emoji="🎉"]');
+    await row(bob, 'Lunch at').locator('.chip[data-emoji="🎉"] .chip-count >> text=1').waitFor();
+    const bobThumb = row(bob, 'Lunch at').locator('.chip[data-emoji="👍"]');
+    await bobThumb.locator('.chip-count >> text=2').waitFor();
+    expect(await bobThumb.getAttribute('class')).toContain('mine');
+
+    // Bob deletes his answer after the in-page confirm.
+    await sendMessage(bob, 'Oops, wrong room');
+    await row(ann, 'Oops, wrong room').waitFor();
+    await act(bob, 'Oops, wrong room', 'delete');
+    await bob.waitForSelector('.modal >> text=Delete this message for everyone?');
+    await shot(bob, '21-delete-confirm');
+    await bob.click('#confirm-ok');
+    await ann.waitForSelector('.msg.deleted >> text=This message was deleted');
+    await bob.waitForSelector('.msg.deleted >> text=This message was deleted');
+    // Others' messages offer no edit or delete to a non-moderator.
+    await row(ann, 'Yes, see you there').hover();
+    expect(await row(ann, 'Yes, see you there').locator('[data-action="edit"], [data-action="delete"]').count()).toBe(
+      0,
+    );
+    await row(ann, 'Lunch at').hover();
+    await shot(ann, '22-message-actions');
+
+    // Clicking the quote scrolls to (and flashes) the original.
+    await answer.locator('.msg-quote').click();
+    await ann.waitForSelector('.msg.flash');
+
+    // After a reload the page shows the same state.
+    await ann.reload();
+    await ann.waitForSelector('#composer-input');
+    await joinRoom(ann, 'life');
+    await row(ann, 'Lunch at 12:30').locator('.msg-edited').waitFor();
+    const chip = row(ann, 'Lunch at').locator('.chip[data-emoji="👍"]');
+    await chip.locator('.chip-count >> text=2').waitFor();
+    expect(await chip.getAttribute('class')).toContain('mine');
+    await row(ann, 'Yes, see you there').locator('.msg-quote >> text=Lunch at').waitFor();
+    await ann.waitForSelector('.msg.deleted >> text=This message was deleted');
+    await shot(ann, '23-after-reload');
+    expect(await messageTexts(ann)).not.toContain('Oops, wrong room');
+    expect(pageErrors(ann)).toEqual([]);
+    expect(pageErrors(bob)).toEqual([]);
+  });
+
+  it('a moderator deletes, mutes and bans; the banned user sees why; the topic shows in the header', async () => {
+    const res = await fetch(`${nodeA.url}/api/rooms/townhall/settings`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ topic: 'Be kind. Questions for Friday go here.' }),
+    });
+    expect(res.status).toBeLessThan(300);
+
+    const mod = await openPage(await context(), nodeA.url);
+    await mod.fill('#signin-name', 'Mo Derator');
+    await mod.check('#signin-moderator');
+    await mod.click('#signin-submit');
+    await mod.waitForSelector('#composer-input');
+    await joinRoom(mod, 'townhall');
+    const eve = await openPage(await context(PHONE), nodeB.url);
+    await signIn(eve, 'Eve');
+    await joinRoom(eve, 'townhall');
+    await mod.waitForSelector('#room-topic >> text=Be kind');
+    await eve.waitForSelector('#room-topic >> text=Be kind');
+
+    await sendMessage(mod, 'Welcome, everyone');
+    await sendMessage(eve, 'buy cheap watches');
+    await sendMessage(eve, 'really cheap');
+    await row(mod, 'really cheap').waitFor();
+
+    // The moderator's tools on someone else's message; none on Eve's page for the moderator's message.
+    await row(mod, 'buy cheap').hover();
+    for (const a of ['delete', 'mute', 'ban'])
+      expect(await row(mod, 'buy cheap').locator(`[data-action="${a}"]`).count()).toBe(1);
+    await shot(mod, '24-moderator-actions');
+    expect(await row(eve, 'Welcome').locator('[data-action="delete"], [data-action="ban"]').count()).toBe(0);
+
+    await act(mod, 'buy cheap', 'delete');
+    await mod.click('#confirm-ok');
+    await eve.waitForSelector('.msg.deleted >> text=This message was deleted');
+
+    await act(mod, 'really cheap', 'mute');
+    await mod.click('#confirm-ok');
+    await mod.waitForSelector('.toast >> text=muted');
+    await sendMessage(eve, 'am I muted?');
+    await eve.waitForSelector('.msg.failed >> text=/muted/');
+
+    // The People pane offers the same to a moderator.
+    expect(await mod.locator('#people .person[data-name="Eve"] [data-person-action="ban"]').count()).toBe(1);
+    await mod.click('#people .person[data-name="Eve"] [data-person-action="ban"]');
+    await mod.click('#confirm-ok');
+    await eve.waitForSelector('#removed-note >> text=You were banned from #townhall');
+    expect(await eve.isVisible('#composer')).toBe(false);
+    await shot(eve, '25-banned-phone');
+    await waitFor(
+      async () => (await mod.locator('#people .person[data-name="Eve"]').getAttribute('data-status')) === 'offline',
+      10_000,
+      'eve left the room for the others',
+    );
+    await shot(mod, '26-moderator-after-ban');
+    expect(pageErrors(mod)).toEqual([]);
+    expect(pageErrors(eve)).toEqual([]);
+  });
+});
