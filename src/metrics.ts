@@ -77,6 +77,11 @@ export class Metrics {
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
     registers: [this.registry],
   });
+  readonly fanoutErrors = new Counter({
+    name: 'parley_fanout_member_errors_total',
+    help: 'Deliveries to one local member that threw (that member is closed with 1011; the others still get the event)',
+    registers: [this.registry],
+  });
   readonly presenceEvents = new Counter({
     name: 'parley_presence_events_total',
     help: 'Presence events published',
