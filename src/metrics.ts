@@ -12,6 +12,21 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Engine } from './engine/engine.js';
 import { ParleyError } from './protocol/errors.js';
 
+/** The bus counters an engine with a pub/sub bus keeps (the Redis engine's `busStats`). */
+export interface BusCounters {
+  resyncs: number;
+  filled: number;
+  dropped: number;
+  listenerErrors: number;
+}
+
+/** True when `x` carries bus counters (structural check: the metrics do not import an engine). */
+export function isBusCounters(x: unknown): x is BusCounters {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as Record<string, unknown>;
+  return ['resyncs', 'filled', 'dropped', 'listenerErrors'].every((k) => typeof o[k] === 'number');
+}
+
 /** Kinds of `parley_limit_breaches_total` created at zero so dashboards see them before the first breach. */
 export const LIMIT_KINDS = [
   'frame_size',
@@ -31,6 +46,12 @@ export const LIMIT_KINDS = [
   'http_body_size',
   'slow_mode',
 ] as const;
+
+/** Lifecycle-store calls that are timed (as `op="lifecycle.<method>"`). */
+const LIFECYCLE_OPS = new Set(['change', 'get', 'deletedAfter']);
+
+/** Membership-store calls that are timed (not the engine-internal directory writes of every append). */
+const MEMBERSHIP_OPS = new Set(['join', 'addMembers', 'forget', 'read', 'rooms', 'directory']);
 
 /** Engine calls that are timed (the storage and bus operations the features make). */
 const ENGINE_OPS = new Set([
@@ -75,6 +96,11 @@ export class Metrics {
     name: 'parley_fanout_seconds',
     help: 'Time to write one bus event to all local members of a room',
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    registers: [this.registry],
+  });
+  readonly fanoutErrors = new Counter({
+    name: 'parley_fanout_member_errors_total',
+    help: 'Deliveries to one local member that threw (that member is closed with 1011; the others still get the event)',
     registers: [this.registry],
   });
   readonly presenceEvents = new Counter({
@@ -149,6 +175,33 @@ export class Metrics {
     if (collectProcess) collectDefaultMetrics({ register: this.registry });
     for (const limit of LIMIT_KINDS) this.limitBreaches.inc({ limit }, 0);
     for (const event of ['join', 'leave', 'update'] as const) this.presenceEvents.inc({ event }, 0);
+  }
+
+  /**
+   * Exports the Redis bus counters (`parley_bus_*_total`), read at scrape
+   * time; zero on an engine without a bus (memory).
+   *
+   * @example
+   * metrics.busCounters(() => redisEngine.busStats);
+   */
+  busCounters(read: () => BusCounters | null): void {
+    const series: Array<[keyof BusCounters, string, string]> = [
+      ['resyncs', 'parley_bus_resyncs_total', 'Bus resubscriptions after a Redis reconnect'],
+      ['filled', 'parley_bus_gap_filled_total', 'Messages delivered from the stream by a gap fill after a reconnect'],
+      ['dropped', 'parley_bus_dropped_total', 'Live message events dropped as already delivered (by a gap fill)'],
+      ['listenerErrors', 'parley_bus_listener_errors_total', 'Exceptions thrown by bus listeners (caught)'],
+    ];
+    for (const [field, name, help] of series) {
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read()?.[field] ?? 0);
+        },
+      });
+    }
   }
 
   /**
@@ -252,6 +305,7 @@ function timed<T extends object>(
  */
 export function instrumentEngine<E extends Engine>(engine: E, metrics: Metrics): E {
   const presence = timed(engine.presence, engine.kind, 'presence.', (name) => !PRESENCE_SKIP.has(name), metrics);
-  const memberships = timed(engine.memberships, engine.kind, 'memberships.', () => true, metrics);
-  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence, memberships });
+  const lifecycle = timed(engine.lifecycle, engine.kind, 'lifecycle.', (name) => LIFECYCLE_OPS.has(name), metrics);
+  const memberships = timed(engine.memberships, engine.kind, 'memberships.', (n) => MEMBERSHIP_OPS.has(n), metrics);
+  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence, lifecycle, memberships });
 }
