@@ -27,12 +27,15 @@ Commands:
   send <room> <text...>   Send one message (text "-" reads it from stdin) and
                           print the stored message's id
   tail <room>             Print the room's latest messages, then new ones as
-                          they arrive, until Ctrl-C (reconnects by itself)
+                          they arrive, until Ctrl-C (reconnects by itself).
+                          As the default user "cli" it is invisible (not
+                          listed online); with --user/--token it is you
   who [room]              List a room's members; without a room, the users
                           online cluster-wide (HTTP API: needs --key)
 
 Connection (send, tail, who):
-  --url <url>             Server address (default ${DEFAULT_URL}; env PARLEY_URL)
+  --url <url>             Server address: ws://, wss://, http(s):// or host:port
+                          (default ${DEFAULT_URL}; env PARLEY_URL)
   --user <id>             Dev-mode user id (env PARLEY_USER; default "cli")
   --name <name>           Dev-mode display name
   --token <jwt>           JWT for servers with auth (env PARLEY_TOKEN)
@@ -97,9 +100,20 @@ async function loadSdk() {
   return { ParleyClient: sdk.ParleyClient, WebSocket: ws.default };
 }
 
+/** The server address as given, with `ws://` added to a bare `host:port`. */
+function serverUrl(values) {
+  const url = values.url ?? process.env.PARLEY_URL ?? DEFAULT_URL;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `ws://${url}`;
+}
+
+/** True when no identity was given: the CLI is the anonymous dev-mode user "cli". */
+function isDefaultUser(values) {
+  return !(values.token ?? process.env.PARLEY_TOKEN) && !(values.user ?? process.env.PARLEY_USER);
+}
+
 /** Connection options shared by send, tail and who. */
 function clientOptions(values, reconnect) {
-  const url = values.url ?? process.env.PARLEY_URL ?? DEFAULT_URL;
+  const url = serverUrl(values);
   const token = values.token ?? process.env.PARLEY_TOKEN;
   const opts = { url, reconnect, requestTimeoutMs: 10_000 };
   if (token) opts.token = token;
@@ -188,6 +202,8 @@ async function cmdTail(values, args) {
   client.on('reset', () => note('some messages may have been missed while disconnected'));
   client.on('error', (err, ctx) => note(`error${ctx.room ? ` in ${ctx.room}` : ''}: ${err.code}: ${err.message}`));
   try {
+    // Watching is not being there: the default "cli" user does not show up online in the room.
+    if (isDefaultUser(values)) await client.setStatus('invisible');
     if (n > 0) {
       const page = await client.history(room, { limit: n });
       for (const m of page.messages) printMessage(m, json);
@@ -239,7 +255,7 @@ async function cmdWho(values, args) {
   if (!['online', 'away', 'busy'].includes(status)) throw new UsageError('--status must be online, away or busy');
   const key = values.key ?? process.env.PARLEY_API_KEY;
   if (!key) fail('`who` without a room uses the HTTP API: give --key or set PARLEY_API_KEY (or name a room)');
-  const base = httpBase(values.url ?? process.env.PARLEY_URL ?? DEFAULT_URL);
+  const base = httpBase(serverUrl(values));
   let res;
   try {
     res = await fetch(`${base}/api/presence?status=${status}`, { headers: { Authorization: `Bearer ${key}` } });

@@ -32,6 +32,9 @@ export const LIMIT_KINDS = [
   'slow_mode',
 ] as const;
 
+/** Lifecycle-store calls that are timed (as `op="lifecycle.<method>"`). */
+const LIFECYCLE_OPS = new Set(['change', 'get', 'deletedAfter']);
+
 /** Engine calls that are timed (the storage and bus operations the features make). */
 const ENGINE_OPS = new Set([
   'append',
@@ -75,6 +78,11 @@ export class Metrics {
     name: 'parley_fanout_seconds',
     help: 'Time to write one bus event to all local members of a room',
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    registers: [this.registry],
+  });
+  readonly fanoutErrors = new Counter({
+    name: 'parley_fanout_member_errors_total',
+    help: 'Deliveries to one local member that threw (that member is closed with 1011; the others still get the event)',
     registers: [this.registry],
   });
   readonly presenceEvents = new Counter({
@@ -252,5 +260,6 @@ function timed<T extends object>(
  */
 export function instrumentEngine<E extends Engine>(engine: E, metrics: Metrics): E {
   const presence = timed(engine.presence, engine.kind, 'presence.', (name) => !PRESENCE_SKIP.has(name), metrics);
-  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence });
+  const lifecycle = timed(engine.lifecycle, engine.kind, 'lifecycle.', (name) => LIFECYCLE_OPS.has(name), metrics);
+  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence, lifecycle });
 }

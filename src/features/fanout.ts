@@ -7,6 +7,7 @@
 import type { BusEvent, Engine } from '../engine/engine.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { CloseCodes } from '../protocol/codes.js';
 import type { FramePreparer, RoomState, Session } from '../session/session.js';
 
 interface LocalRoom {
@@ -70,19 +71,51 @@ export class Fanout {
     return this.rooms.size;
   }
 
+  /** A member's delivery threw: logged; the connection is closed (it can no longer be trusted to be in step). */
+  private memberFailed(s: Session, room: string, err: unknown): void {
+    this.metrics.fanoutErrors.inc();
+    this.log.warn({ err, room, conn: s.connId }, 'fan-out to a member failed; closing it');
+    try {
+      s.close(CloseCodes.INTERNAL_ERROR, 'internal error');
+    } catch {
+      /* the connection is gone already */
+    }
+  }
+
   private deliver(room: string, ev: BusEvent): void {
     const local = this.rooms.get(room);
     if (!local || local.members.size === 0) return;
     const started = process.hrtime.bigint();
     const frame = this.prepare(ev.frame);
+    // Each member is guarded: one connection whose write throws must not cost the rest of the room the event.
     if (ev.kind === 'message') {
-      for (const [s, st] of local.members) s.pushMessage(st, ev.id, frame);
+      for (const [s, st] of local.members) {
+        try {
+          s.pushMessage(st, ev.id, frame);
+        } catch (err) {
+          this.memberFailed(s, room, err);
+        }
+      }
       this.metrics.messagesOut.inc(local.members.size);
     } else if (ev.kind === 'change') {
-      for (const [s, st] of local.members) s.pushChange(st, ev.id, frame);
+      for (const [s, st] of local.members) {
+        try {
+          s.pushChange(st, ev.id, frame);
+        } catch (err) {
+          this.memberFailed(s, room, err);
+        }
+      }
     } else {
+      // Presence and typing are held during a join too: nothing reaches a client before its join reply.
       const skip = ev.skipUser;
-      for (const s of local.members.keys()) if (s.user !== skip) s.sendPrepared(frame);
+      for (const [s, st] of local.members) {
+        if (s.user === skip) continue;
+        try {
+          s.pushEvent(st, frame);
+        } catch (err) {
+          this.memberFailed(s, room, err);
+        }
+      }
     }
     this.metrics.fanoutSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }

@@ -30,6 +30,8 @@ export const CloseCodes = {
   POLICY: 1008,
   /** Frame larger than the configured maximum. */
   TOO_LARGE: 1009,
+  /** The server could not serve the connection any longer (a delivery to it failed); reconnect. */
+  INTERNAL_ERROR: 1011,
   /** The JWT expired during the session. */
   TOKEN_EXPIRED: 4001,
   /** Kicked or banned through the HTTP API. */

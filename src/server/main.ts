@@ -119,14 +119,14 @@ async function main(): Promise<void> {
     node = await createParley(config, log);
   } catch (err) {
     if (err instanceof ConfigError) die(`invalid configuration: ${err.message}`);
-    log.fatal({ err }, 'could not start');
+    log.debug({ err }, 'could not start'); // the one line below says it; the stack only at LOG_LEVEL=debug
     die(`cannot start: ${describeStartError(err, config)}`);
   }
   let port: number;
   try {
     port = await node.start();
   } catch (err) {
-    log.fatal({ err }, 'could not start');
+    log.debug({ err }, 'could not start'); // the one line below says it; the stack only at LOG_LEVEL=debug
     await node.stop().catch(() => undefined);
     die(`cannot start: ${describeStartError(err, config)}`);
   }

@@ -30,6 +30,7 @@ import { CloseCodes } from '../protocol/codes.js';
 import { Dispatcher, type Handlers } from '../session/commands.js';
 import { ParleyError } from '../protocol/errors.js';
 import { createHttpServer, createRequestListener, servesPath, type HttpDeps } from '../transport/http.js';
+import { SocketIoGateway } from '../transport/socketio.js';
 import { WsGateway, type WsDeps } from '../transport/ws.js';
 import { prepareFrame } from '../transport/ws-frame.js';
 import { CommandGate, SocketTracker, within } from './shutdown.js';
@@ -54,8 +55,9 @@ export type TransportDeps = WsDeps;
  * the embedding app's). Socket.IO plugs in here; the node stops them with
  * its own: stopAccepting, then drained, then close.
  */
-function attachTransports(_server: Server, _deps: TransportDeps): ExtraTransport[] {
+function attachTransports(server: Server, deps: TransportDeps): ExtraTransport[] {
   const transports: ExtraTransport[] = [];
+  if (deps.config.socketio) transports.push(new SocketIoGateway(server, deps));
   return transports;
 }
 
@@ -241,6 +243,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   }
   const lifecycle = new MessageLifecycle(engine, chat);
   const rooms = new RoomsFeature(engine, chat);
+  rooms.use(moderation.roomsHook());
   const chatHandlers = chat.handlers();
   const dispatcher = new Dispatcher(
     {

@@ -17,7 +17,19 @@ import { TokenBucket } from './rate.js';
 export interface PreparedFrame {
   readonly payload: Buffer;
   readonly wire: Buffer;
+  /** The frame's JSON text (`{"type":…}`). */
+  readonly json: string;
+  /**
+   * This frame in another transport's encoding (e.g. a Socket.IO packet),
+   * built by `encode` on first use and kept with the frame, so a fan-out
+   * encodes it once, not once per member. `encode` is the cache key: pass the
+   * same function every time.
+   */
+  encoded<T>(encode: FrameEncoder<T>): T;
 }
+
+/** Builds another transport's encoding of a frame from its JSON text. */
+export type FrameEncoder<T> = (json: string) => T;
 
 /** Encodes a JSON frame once for a fan-out (provided by the transport). */
 export type FramePreparer = (json: string) => PreparedFrame;
@@ -37,10 +49,15 @@ export interface Conn {
 /** Per-room state of one connection. */
 export interface RoomState {
   /**
-   * Live message events are held here while a join is being answered, so the
-   * reply goes first and nothing is sent twice. Null once the join is done.
+   * Live events of the room (messages, changes, presence, typing) are held
+   * here while a join is being answered, so the reply goes first and nothing
+   * is sent twice. Null once the join is done. Bounded: held bytes count
+   * toward `maxBufferedBytes` like unsent bytes do, and a connection over it
+   * is closed as a slow consumer (4008; its client rejoins with `since`).
    */
-  buffer: Array<{ id: string; frame: PreparedFrame; change?: true }> | null;
+  buffer: Array<{ id: string; frame: PreparedFrame; change?: true; event?: true }> | null;
+  /** Wire bytes held in `buffer`. */
+  heldBytes?: number;
   /**
    * Highest message id covered by the join reply (history or `since` batch).
    * Live events at or below it are dropped: the client has them already.
@@ -90,30 +107,51 @@ export class Session {
     return this.identity.name;
   }
 
-  /** Writes one frame unless the client is too far behind (then closes it with 4008). */
-  send(frame: Buffer | string): void {
-    if (this.closed) return;
+  /**
+   * True when something may be written now: the session is open and the
+   * client is not too far behind (else it is closed with 4008 and false).
+   */
+  writable(): boolean {
+    if (this.closed) return false;
     if (this.conn.bufferedAmount > this.limits.maxBufferedBytes) {
       this.slowConsumer();
-      return;
+      return false;
     }
-    this.conn.send(frame);
+    return true;
+  }
+
+  /** Writes one frame unless the client is too far behind (then closes it with 4008). */
+  send(frame: Buffer | string): void {
+    if (this.writable()) this.conn.send(frame);
   }
 
   /** Like send(), for a frame encoded once for many connections. */
   sendPrepared(frame: PreparedFrame): void {
-    if (this.closed) return;
-    if (this.conn.bufferedAmount > this.limits.maxBufferedBytes) {
+    if (this.writable()) this.conn.sendPrepared(frame);
+  }
+
+  /** Holds a live event while its room's join is being answered; false when the join is done. */
+  private hold(st: RoomState, entry: { id: string; frame: PreparedFrame; change?: true; event?: true }): boolean {
+    const buffer = st.buffer;
+    if (!buffer) return false;
+    if (this.closed) return true; // nothing more for a closed connection
+    const held = (st.heldBytes ?? 0) + entry.frame.wire.length;
+    if (held + this.conn.bufferedAmount > this.limits.maxBufferedBytes) {
+      // A slow join under a busy room: do not grow without bound; the client recovers with `join since`.
+      buffer.length = 0;
+      st.heldBytes = 0;
       this.slowConsumer();
-      return;
+      return true;
     }
-    this.conn.sendPrepared(frame);
+    st.heldBytes = held;
+    buffer.push(entry);
+    return true;
   }
 
   /** Delivers a live `message` event of a joined room (its state `st`), once. */
   pushMessage(st: RoomState, id: string, frame: PreparedFrame): void {
     if (st.buffer) {
-      st.buffer.push({ id, frame });
+      this.hold(st, { id, frame });
       return;
     }
     if (st.filtering) {
@@ -126,7 +164,7 @@ export class Session {
   /** Delivers a live change event (`edited`, `deleted`, `reaction`) of a joined room, unless the join reply covered it. */
   pushChange(st: RoomState, id: string, frame: PreparedFrame): void {
     if (st.buffer) {
-      st.buffer.push({ id, frame, change: true });
+      this.hold(st, { id, frame, change: true });
       return;
     }
     if (st.changeFiltering) {
@@ -137,16 +175,27 @@ export class Session {
     this.sendPrepared(frame);
   }
 
-  /** Ends a join: sends what arrived meanwhile, skipping what the reply already covered. */
+  /** Delivers a room's ephemeral event (presence, typing): held like messages until the join reply is out. */
+  pushEvent(st: RoomState, frame: PreparedFrame): void {
+    if (st.buffer) {
+      this.hold(st, { id: '', frame, event: true });
+      return;
+    }
+    this.sendPrepared(frame);
+  }
+
+  /** Ends a join: sends what arrived meanwhile (in arrival order), skipping what the reply already covered. */
   flushRoom(room: string): void {
     const st = this.rooms.get(room);
     if (!st || !st.buffer) return;
     const held = st.buffer;
     st.buffer = null;
+    st.heldBytes = 0;
     st.filtering = st.floor !== null;
     st.changeFiltering = st.changeFloor != null;
-    for (const { id, frame, change } of held) {
-      if (change) this.pushChange(st, id, frame);
+    for (const { id, frame, change, event } of held) {
+      if (event) this.sendPrepared(frame);
+      else if (change) this.pushChange(st, id, frame);
       else this.pushMessage(st, id, frame);
     }
   }

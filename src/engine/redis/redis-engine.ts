@@ -140,6 +140,12 @@ function safeUrl(url: string): string {
 
 const noop = (): void => {};
 
+/** A connection error that retrying will not fix: the host does not exist, or nothing listens on the port. */
+function isPermanentConnectError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOTFOUND' || code === 'ECONNREFUSED';
+}
+
 /**
  * Coalesces the commands written in one event-loop turn into one socket
  * write: the first command of a turn corks the socket, a setImmediate
@@ -206,6 +212,8 @@ export class RedisEngine implements Engine {
   private readonly argDedupeMs: string;
   private starting: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  /** Set once start() reached Redis; before, connection errors are start()'s to report (in one line). */
+  private reachedOnce = false;
   private presenceStarted = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly down = { cmd: false, sub: false };
@@ -347,23 +355,31 @@ export class RedisEngine implements Engine {
     const clients: RedisCommands[] = this.sub ? [this.cmd, this.sub] : [this.cmd];
     for (const c of clients) c.connect().catch(noop);
     const lastError: { err?: unknown } = {};
+    let permanent: (err: unknown) => void = noop;
+    const failed = new Promise<never>((_, reject) => (permanent = reject));
+    failed.catch(noop);
     const onError = (err: unknown): void => {
       lastError.err = err;
+      // One Redis that does not exist or refuses will not come by waiting: fail at once (Cluster and
+      // Sentinel seed lists may have other members, so they wait for the timeout).
+      if (this.mode === 'single' && isPermanentConnectError(err)) permanent(err);
     };
     for (const c of clients) c.on('error', onError);
     try {
-      await withTimeout(Promise.all([this.readyOnce(this.cmd), synced]), this.startTimeoutMs, 'connecting');
+      const up = Promise.all([this.readyOnce(this.cmd), synced]);
+      await withTimeout(Promise.race([up, failed]), this.startTimeoutMs, 'connecting');
       if (this.mode === 'cluster') await withTimeout(this.waitClusterOk(), this.startTimeoutMs, 'cluster_state:ok');
     } catch {
-      const cause = lastError.err instanceof Error ? `: ${lastError.err.message}` : '';
+      const err = lastError.err;
+      const cause = err instanceof Error ? `: ${err.message}` : '';
       await this.close();
-      throw new Error(`cannot reach ${this.where} within ${this.startTimeoutMs} ms${cause}`, {
-        cause: lastError.err,
-      });
+      const when = this.mode === 'single' && isPermanentConnectError(err) ? '' : ` within ${this.startTimeoutMs} ms`;
+      throw new Error(`cannot reach ${this.where}${when}${cause}`, { cause: err });
     } finally {
       for (const c of clients) c.off('error', onError);
     }
     if (this.closing) throw new Error('the Redis engine was closed while starting');
+    this.reachedOnce = true;
     const lifecycle = this.presence as PresenceStore & PresenceLifecycle;
     if (typeof lifecycle.start === 'function') await lifecycle.start();
     this.presenceStarted = true;
@@ -568,7 +584,7 @@ export class RedisEngine implements Engine {
    */
   private watch(client: RedisCommands, which: 'cmd' | 'sub'): void {
     client.on('error', (err: Error) => {
-      if (this.closing) return;
+      if (this.closing || !this.reachedOnce) return;
       // While down, every reconnect attempt fails the same way: say it once.
       if (this.down[which]) this.errors.count(which);
       else this.errors.report(which, err, 'connection error');
@@ -579,7 +595,7 @@ export class RedisEngine implements Engine {
       });
     }
     client.on('close', () => {
-      if (!this.starting || this.closing || this.down[which]) return;
+      if (!this.reachedOnce || this.closing || this.down[which]) return;
       this.down[which] = true;
       this.log?.warn({ connection: which, mode: this.mode }, 'redis engine: connection lost, reconnecting');
     });

@@ -14,7 +14,6 @@
  */
 import { ParleyError } from '../../protocol/errors.js';
 import { UNREAD_CAP, type Message } from '../../protocol/frames.js';
-import { idTime, messageJson } from '../codec.js';
 import type {
   DirectoryQuery,
   DirectoryRoom,
@@ -37,10 +36,6 @@ import {
   userMembershipsKey,
 } from './membership-keys.js';
 
-type StreamEntry = [id: string, fields: string[]];
-/** A room's newest message as the scripts return it (see entryMessage). */
-type Newest = StreamEntry | [id: string, current: string] | '';
-
 /**
  * Unread from the marker: lastSeq - markerSeq - deleted after the marker, capped. Sets `mark` and `unread`.
  * Deleted messages are the lifecycle store's sorted set (score = the id's ms): those after the marker are
@@ -58,9 +53,12 @@ if mark then
     local mid = string.sub(mark, bar + 1)
     local dash = string.find(mid, '-', 1, true)
     local ms, mq = string.sub(mid, 1, dash - 1), tonumber(string.sub(mid, dash + 1))
-    unread = unread - redis.call('ZCOUNT', deleted, '(' .. ms, '+inf')
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', deleted, ms, ms)) do
-      if tonumber(string.sub(id, string.find(id, '-', 1, true) + 1)) > mq then unread = unread - 1 end
+    local nd = redis.call('ZCOUNT', deleted, ms, '+inf')
+    if nd > 0 then
+      unread = unread - nd
+      for _, id in ipairs(redis.call('ZRANGEBYSCORE', deleted, ms, ms)) do
+        if tonumber(string.sub(id, string.find(id, '-', 1, true) + 1)) <= mq then unread = unread + 1 end
+      end
     end
   end
 elseif unread > 0 then
@@ -70,14 +68,19 @@ if unread > cap then unread = cap end
 if unread < 0 then unread = 0 end
 `;
 
-/** The newest entry of the log in its current state: `{id, json-or-fields}` (see entryMessage), or ''. */
+/**
+ * The room's newest message in its current state as JSON text (spliced like
+ * codec.messageJson from the stream entry, or the lifecycle store's current
+ * state of a changed message), or '' when the room has none.
+ */
 const NEWEST_SNIPPET = `
 local function newest(log, state)
   local e = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
   if not e then return '' end
   local cur = redis.call('HGET', state, e[1])
-  if cur then return {e[1], cur} end
-  return e
+  if cur then return cur end
+  local id = e[1]
+  return '{"id":"' .. id .. '","ts":' .. string.sub(id, 1, string.find(id, '-', 1, true) - 1) .. ',' .. e[2][2]
 end
 `;
 
@@ -140,28 +143,22 @@ return 1
 `;
 
 interface MembershipScripts {
-  parleyState(...args: string[]): Promise<[string, number, Newest]>;
+  parleyState(...args: string[]): Promise<[string, number, string]>;
   parleyRead(...args: string[]): Promise<[number, string?, number?]>;
-  parleySummary(...args: string[]): Promise<[number, Newest]>;
+  parleySummary(...args: string[]): Promise<[number, string]>;
   parleyTouch(...args: string[]): Promise<number>;
 }
 
 /** Most rooms a directory query looks at before it stops (bounds its cost whatever the filter). */
 const DIRECTORY_SCAN_MAX = 20_000;
-/** Page size of the directory walk, per bucket. */
-const DIRECTORY_PAGE = 128;
+/** Page size of the directory walk, per bucket: the first page, then later ones. */
+const FIRST_PAGE = 12;
+const NEXT_PAGE = 64;
 const CAP = String(UNREAD_CAP);
 
-/**
- * The newest message from a script: a stream entry (the body fragment is
- * field `d`, the first one), or `{id, current JSON}` for a changed message.
- */
-function entryMessage(entry: Newest): Message | null {
-  if (entry === '' || !Array.isArray(entry)) return null;
-  const [id, rest] = entry;
-  if (typeof rest === 'string') return JSON.parse(rest) as Message;
-  const body = rest[1];
-  return body === undefined ? null : (JSON.parse(messageJson(id, idTime(id), body)) as Message);
+/** The newest message from a script (NEWEST_SNIPPET), or null. */
+function entryMessage(json: string): Message | null {
+  return json === '' ? null : (JSON.parse(json) as Message);
 }
 
 /** Newest first; equal times by name, descending (as ZREVRANGE orders equal scores). */
@@ -271,7 +268,7 @@ export class RedisMembershipStore implements MembershipStore {
     }
   }
 
-  private state(user: string, room: string, join: boolean, withLast: boolean): Promise<[string, number, Newest]> {
+  private state(user: string, room: string, join: boolean, withLast: boolean): Promise<[string, number, string]> {
     return this.r.parleyState(
       logKey(room),
       seqKey(room),
@@ -319,12 +316,13 @@ export class RedisMembershipStore implements MembershipStore {
       done: boolean;
     }
     const fetchPage = async (c: Cursor): Promise<void> => {
-      const flat = await this.r.zrevrange(c.key, c.offset, c.offset + DIRECTORY_PAGE - 1, 'WITHSCORES');
+      const size = c.offset === 0 ? FIRST_PAGE : NEXT_PAGE;
+      const flat = await this.r.zrevrange(c.key, c.offset, c.offset + size - 1, 'WITHSCORES');
       c.page = [];
       for (let i = 0; i + 1 < flat.length; i += 2) c.page.push({ room: flat[i]!, score: Number(flat[i + 1]) });
       c.at = 0;
       c.offset += c.page.length;
-      c.done = c.page.length < DIRECTORY_PAGE;
+      c.done = c.page.length < size;
     };
     const cursors: Cursor[] = Array.from({ length: DIRECTORY_BUCKETS }, (_, b) => ({
       key: directoryRecentKey(b),
