@@ -468,6 +468,7 @@ async function history(task: HistoryTask): Promise<HistoryResult> {
   // Fill: the node runs with its send limits raised for this scenario, so a few pipelined
   // fillers suffice (every filler is a member and gets every message as an event).
   const ids: string[] = [];
+  const authors = new Map<string, BenchClient>();
   const t0 = performance.now();
   let next = 0;
   await Promise.all(
@@ -478,38 +479,43 @@ async function history(task: HistoryTask): Promise<HistoryResult> {
           next++;
           const r = await c.send(room, `history filler ${next} ${'x'.repeat(60)}`);
           const id = (r.data as SendData | undefined)?.message?.id;
-          if (r.ok && id) ids.push(id);
-          else if (setupErrors.length < 10) setupErrors.push(`fill send: ${errCode(r)}`);
+          if (r.ok && id) {
+            ids.push(id);
+            authors.set(id, c);
+          } else if (setupErrors.length < 10) setupErrors.push(`fill send: ${errCode(r)}`);
         }
       }),
     ),
   );
   const fillMs = performance.now() - t0;
-  closeAll(fillers);
   ids.sort(compareIds);
   await sleep(300);
 
   const reader = await connectClient('parley', task.port, `${task.prefix}reader`);
   await reader.join(room);
-  const historyLat: number[] = [];
-  let historyBad = 0;
-  for (let i = 0; i < task.iterations; i++) {
-    // Half the pages are the latest, half start before a random stored message.
-    const before =
-      i % 2 === 1 && ids.length > 100 ? ids[50 + Math.floor(Math.random() * (ids.length - 50))] : undefined;
-    const t = performance.now();
-    const r = await reader.request(
-      before ? { type: 'history', room, limit: 50, before } : { type: 'history', room, limit: 50 },
-    );
-    historyLat.push(performance.now() - t);
-    const n = (r.data as HistoryData | undefined)?.messages?.length;
-    if (!r.ok || n !== 50) {
-      historyBad++;
-      if (setupErrors.length < 10) setupErrors.push(`history: ok=${r.ok} ${r.ok ? '' : errCode(r)} n=${n}`);
+  const pages = async (): Promise<{ lat: number[]; bad: number }> => {
+    const lat: number[] = [];
+    let bad = 0;
+    for (let i = 0; i < task.iterations; i++) {
+      // Half the pages are the latest, half start before a random stored message.
+      const before =
+        i % 2 === 1 && ids.length > 100 ? ids[50 + Math.floor(Math.random() * (ids.length - 50))] : undefined;
+      const t = performance.now();
+      const r = await reader.request(
+        before ? { type: 'history', room, limit: 50, before } : { type: 'history', room, limit: 50 },
+      );
+      lat.push(performance.now() - t);
+      const n = (r.data as HistoryData | undefined)?.messages?.length;
+      if (!r.ok || n !== 50) {
+        bad++;
+        if (setupErrors.length < 10) setupErrors.push(`history: ok=${r.ok} ${r.ok ? '' : errCode(r)} n=${n}`);
+      }
     }
-  }
-  reader.close();
-
+    return { lat, bad };
+  };
+  const plain = await pages();
+  const historyLat = plain.lat;
+  const historyBad = plain.bad;
   const joiner = await connectClient('parley', task.port, `${task.prefix}joiner`);
   const since = ids[ids.length - 1 - task.missed];
   const joinLat: number[] = [];
@@ -528,6 +534,25 @@ async function history(task: HistoryTask): Promise<HistoryResult> {
     await joiner.leave(room);
   }
   joiner.close();
+  // Then the same pages with every 2nd message edited and every 5th reacted to (by its author).
+  const editStarted = performance.now();
+  let edits = 0;
+  const targets = ids.map((id, i) => ({ id, i })).filter(({ i }) => i % 2 === 0 || i % 5 === 0);
+  await pool(targets, 32, async ({ id, i }) => {
+    const c = authors.get(id);
+    const frame =
+      i % 2 === 0
+        ? { type: 'edit', room, messageId: id, text: `edited ${id} ${'y'.repeat(60)}` }
+        : { type: 'react', room, messageId: id, emoji: '👍' };
+    const r = await c?.request(frame);
+    if (r?.ok) edits++;
+    else if (setupErrors.length < 10) setupErrors.push(`${frame.type}: ${r ? errCode(r) : 'no client'}`);
+  });
+  const editMs = performance.now() - editStarted;
+  closeAll(fillers);
+  const edited = await pages();
+  reader.close();
+
   return {
     stored: ids.length,
     fillMs,
@@ -535,6 +560,10 @@ async function history(task: HistoryTask): Promise<HistoryResult> {
     historyBad,
     joinSinceMs: latencyStats(joinLat),
     joinSinceBad: joinBad,
+    changes: edits,
+    changeMs: editMs,
+    editedHistoryMs: latencyStats(edited.lat),
+    editedHistoryBad: edited.bad,
     setupErrors,
   };
 }

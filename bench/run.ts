@@ -993,6 +993,10 @@ async function main(): Promise<void> {
             `\nHistory (${r.stored} stored, filled in ${fmt(r.fillMs / 1000)} s): 50-message page p50 ${fmt(r.historyMs.p50)} / p99 ${fmt(r.historyMs.p99)} ms (${r.historyBad} bad); ` +
               `join since (100 missed) p50 ${fmt(r.joinSinceMs.p50)} / p99 ${fmt(r.joinSinceMs.p99)} ms (${r.joinSinceBad} bad)`,
           );
+          console.log(
+            `History after ${r.changes} edits/reactions (every 2nd message edited, every 5th reacted to; applied in ${fmt(r.changeMs / 1000)} s): ` +
+              `50-message page p50 ${fmt(r.editedHistoryMs.p50)} / p99 ${fmt(r.editedHistoryMs.p99)} ms (${r.editedHistoryBad} bad)`,
+          );
           if (r.setupErrors.length) console.log(`  errors: ${r.setupErrors.join('; ')}`);
         } catch (e) {
           failures.push((e as Error).message);

@@ -32,6 +32,9 @@ export const LIMIT_KINDS = [
   'slow_mode',
 ] as const;
 
+/** Lifecycle-store calls that are timed (as `op="lifecycle.<method>"`). */
+const LIFECYCLE_OPS = new Set(['change', 'get', 'deletedAfter']);
+
 /** Engine calls that are timed (the storage and bus operations the features make). */
 const ENGINE_OPS = new Set([
   'append',
@@ -257,5 +260,6 @@ function timed<T extends object>(
  */
 export function instrumentEngine<E extends Engine>(engine: E, metrics: Metrics): E {
   const presence = timed(engine.presence, engine.kind, 'presence.', (name) => !PRESENCE_SKIP.has(name), metrics);
-  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence });
+  const lifecycle = timed(engine.lifecycle, engine.kind, 'lifecycle.', (name) => LIFECYCLE_OPS.has(name), metrics);
+  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence, lifecycle });
 }

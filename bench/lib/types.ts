@@ -140,6 +140,12 @@ export interface HistoryResult {
   historyBad: number;
   joinSinceMs: LatencyStats;
   joinSinceBad: number;
+  /** Edits and reactions applied after the plain pages (every 2nd message edited, every 5th reacted to). */
+  changes: number;
+  changeMs: number;
+  /** The same pages once those changes are in. */
+  editedHistoryMs: LatencyStats;
+  editedHistoryBad: number;
   setupErrors: string[];
 }
 

@@ -241,6 +241,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   }
   const lifecycle = new MessageLifecycle(engine, chat);
   const rooms = new RoomsFeature(engine, chat);
+  rooms.use(moderation.roomsHook());
   const chatHandlers = chat.handlers();
   const dispatcher = new Dispatcher(
     {

@@ -226,4 +226,48 @@ describe('redis engine faults', () => {
       expect(got.get(r)).toEqual(expected);
     }
   });
+
+  it('gap-fills change events too after its subscriber connection is killed: each change once, in order', async () => {
+    const a = await make();
+    const b = await make();
+    const r = room();
+    const got: BusEvent[] = [];
+    await a.subscribe(r, (ev) => ev.kind === 'change' && got.push(ev));
+    const { message } = await b.append({ room: r, from: 'u', text: 'react to me' });
+    const changeIds: string[] = [];
+    let stop = false;
+    let i = 0;
+    const producer = (async () => {
+      while (!stop) {
+        const res = await b.lifecycle.change({
+          kind: 'react',
+          room: r,
+          messageId: message.id,
+          emoji: '👍',
+          by: { user: `user${i++}`, moderator: false },
+        });
+        changeIds.push(res.changeId!);
+      }
+    })();
+    try {
+      const subName = `parley:${a.options.nodeId}:sub`;
+      for (let k = 1; k <= 2; k++) {
+        await sleep(150);
+        const before = a.busStats.filled;
+        expect(await admin.client('KILL', 'ID', await clientId(subName))).toBe(1);
+        await waitFor(() => a.busStats.resyncs === k, 5000, `resync ${k}`);
+        expect(a.busStats.filled).toBeGreaterThan(before);
+      }
+      await sleep(150);
+    } finally {
+      stop = true;
+      await producer;
+    }
+    expect(changeIds.length).toBeGreaterThan(20);
+    await waitFor(() => got.length >= changeIds.length, 5000, 'every change');
+    await sleep(100);
+    expect(got.map((g) => (g.kind === 'change' ? g.id : ''))).toEqual(changeIds);
+    const counts = got.map((g) => (JSON.parse(g.frame) as { count: number }).count);
+    expect(counts).toEqual(changeIds.map((_, k) => k + 1));
+  });
 });

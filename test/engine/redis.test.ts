@@ -125,6 +125,40 @@ describe('redis engine specifics', () => {
     expect(got).toEqual(['last']);
   });
 
+  it('keeps edits, deletes and reactions in the documented hash-tagged keys', async () => {
+    const e = await make();
+    const r = room();
+    const tag = `parley:{r:${r}}`;
+    const m1 = (await e.append({ room: r, from: 'ann', text: 'one' })).message;
+    const m2 = (await e.append({ room: r, from: 'ann', text: 'two' })).message;
+    const by = { user: 'bob', moderator: false };
+    await e.lifecycle.change({ kind: 'react', room: r, messageId: m1.id, emoji: '👍', by });
+    const edited = await e.lifecycle.change({
+      kind: 'edit',
+      room: r,
+      messageId: m1.id,
+      text: 'uno',
+      by: { server: true },
+    });
+    await e.lifecycle.change({ kind: 'delete', room: r, messageId: m2.id, by: { server: true } });
+    expect(await admin.type(`${tag}:state`)).toBe('hash');
+    expect(JSON.parse((await admin.hget(`${tag}:state`, m1.id))!)).toEqual(edited.message);
+    expect(await admin.type(`${tag}:changes`)).toBe('stream');
+    const changes = await admin.xrange(`${tag}:changes`, '-', '+');
+    expect(changes.map(([, f]) => f[1])).toEqual([m1.id, m1.id, m2.id]);
+    expect(JSON.parse(changes[2]![1][3]!)).toEqual({ type: 'deleted', room: r, messageId: m2.id });
+    expect(await admin.zrange(`${tag}:deleted`, '0', '-1', 'WITHSCORES')).toEqual([m2.id, String(m2.ts)]);
+    expect(await admin.zrange(`${tag}:changed`, '0', '-1')).toEqual([m1.id, m2.id]);
+    expect(await admin.zrange(`${tag}:rx:${m1.id}`, '0', '-1')).toEqual(['👍\u0000000000000001\u0000bob']);
+    expect(await admin.hget(`${tag}:rxu:${m1.id}`, '👍\u0000bob')).toBe('👍\u0000000000000001\u0000bob');
+    // a delete drops the message's reactions
+    expect(await admin.exists(`${tag}:rx:${m2.id}`, `${tag}:rxu:${m2.id}`)).toBe(0);
+    // the stream keeps the message as sent
+    expect((await admin.xrange(`${tag}:log`, m1.id, m1.id))[0]![1][1]).toBe(
+      encodeBody({ room: r, from: 'ann', text: 'one' }),
+    );
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
     const a = await make();
     const r = room();
