@@ -18,6 +18,17 @@
  * gaps by itself. A heartbeat PING forces a reconnect of a connection that
  * stopped answering (a half-open TCP connection never closes by itself).
  * Requires Redis >= 6.2 (RESP3, exclusive stream ranges).
+ *
+ * Deployments (exactly one of url, sentinels, clusterNodes):
+ * - one Redis (`url`) and Sentinel (`sentinels` + `sentinelName`: ioredis
+ *   asks the sentinels for the primary and follows a switch) use the two
+ *   connections above with PUBLISH/SUBSCRIBE;
+ * - Redis Cluster (`clusterNodes`, Redis >= 7): one ioredis Cluster with
+ *   `shardedSubscribers`; scripts publish with SPUBLISH (publishCommand), the
+ *   bus SSUBSCRIBEs per room (bus.ts), each node connection is corked per
+ *   event-loop turn, a command to a failed primary is retried by ioredis for
+ *   about a second while the replica takes over, then answers UNAVAILABLE.
+ * With ackReplicas > 0 a write's reply waits for WAIT (acknowledged()).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Message } from '../../protocol/frames.js';
