@@ -25,7 +25,7 @@ import { PresenceFeature } from '../features/presence/presence.js';
 import { RoomsFeature } from '../features/rooms/rooms.js';
 import { SessionRegistry } from '../features/sessions.js';
 import { createLogger, type Logger } from '../logger.js';
-import { instrumentEngine, Metrics } from '../metrics.js';
+import { instrumentEngine, isBusCounters, Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import { Dispatcher, type Handlers } from '../session/commands.js';
 import { ParleyError } from '../protocol/errors.js';
@@ -224,7 +224,10 @@ export async function attachParley(server: Server, options: ParleyOptions & Atta
 /** The node behind createParley: features, transports, and the graceful stop. */
 async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
-  const engine = instrumentEngine(await createEngine(config, log), metrics);
+  const rawEngine = await createEngine(config, log);
+  const engine = instrumentEngine(rawEngine, metrics);
+  const busStats = 'busStats' in rawEngine && isBusCounters(rawEngine.busStats) ? rawEngine.busStats : null;
+  metrics.busCounters(() => busStats);
   metrics.info.set({ node: config.nodeId, engine: engine.kind, redis_mode: storageMode(config) }, 1);
   const auth = await createAuthenticator(config);
   const sessions = new SessionRegistry();
