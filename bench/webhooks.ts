@@ -30,6 +30,7 @@ const BACKLOG = opt('backlog', 10_000);
 const KEY = 'bench-key';
 
 interface Got {
+  id: string;
   at: number;
   ts: number;
   room: string;
@@ -38,7 +39,10 @@ interface Got {
 
 async function main(): Promise<void> {
   let failing = false;
+  /** First deliveries only (a receiver dedupes by id); duplicates are counted. */
   const got: Got[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
   const receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -49,11 +53,16 @@ async function main(): Promise<void> {
       }
       const at = Date.now();
       const ev = JSON.parse(Buffer.concat(chunks).toString()) as {
+        id: string;
         ts: number;
         room: string;
         message: { text: string };
       };
-      got.push({ at, ts: ev.ts, room: ev.room, text: ev.message.text });
+      if (seen.has(ev.id)) duplicates++;
+      else {
+        seen.add(ev.id);
+        got.push({ id: ev.id, at, ts: ev.ts, room: ev.room, text: ev.message.text });
+      }
       res.writeHead(200).end();
     });
   });
@@ -115,7 +124,7 @@ async function main(): Promise<void> {
     const span = (Math.max(...steady.map((g) => g.at)) - Math.min(...steady.map((g) => g.ts))) / 1000;
     console.log(
       `steady: ${steady.length}/${total} delivered at ${RATE}/s target, ${(steady.length / span).toFixed(0)} events/s, ` +
-        `lag p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms, in order per room: ${inOrder('s')}`,
+        `lag p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms, in order per room: ${inOrder('s')}, duplicates ${duplicates}`,
     );
     // Backlog drain.
     failing = true;
@@ -133,7 +142,7 @@ async function main(): Promise<void> {
     const drained = got.length - before;
     console.log(
       `drain: ${drained}/${BACKLOG} delivered in ${secs.toFixed(2)} s = ${(drained / secs).toFixed(0)} events/s, ` +
-        `in order per room: ${inOrder('d')}`,
+        `in order per room: ${inOrder('d')}, duplicates ${duplicates}`,
     );
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));

@@ -125,6 +125,8 @@ export interface Config {
   webRoot: string | null;
   /** Behind a reverse proxy: the client IP is the last `X-Forwarded-For` entry (PARLEY_TRUST_PROXY). */
   trustProxy: boolean;
+  /** Serve Socket.IO v4 clients at /socket.io/ (PARLEY_SOCKETIO, default on; `0` turns it off). */
+  socketio: boolean;
   limits: Limits;
   /** Webhooks; null when PARLEY_WEBHOOK_URL is unset. */
   webhook: WebhookConfig | null;
@@ -186,6 +188,7 @@ export const SETTINGS = {
   PARLEY_SHUTDOWN_TIMEOUT_MS: 'int',
   PARLEY_WEB_ROOT: 'string',
   PARLEY_TRUST_PROXY: 'bool',
+  PARLEY_SOCKETIO: 'bool',
   PARLEY_MAX_FRAME_BYTES: 'int',
   PARLEY_MAX_TEXT_CHARS: 'int',
   PARLEY_SEND_RATE: 'int',
@@ -435,6 +438,10 @@ function buildConfig(env: Env): Config {
   if (trustProxy !== null && !['0', '1', 'true', 'false'].includes(trustProxy)) {
     throw new ConfigError('PARLEY_TRUST_PROXY', `must be 1, 0, true or false, got "${trustProxy}"`);
   }
+  const socketio = str(env, 'PARLEY_SOCKETIO');
+  if (socketio !== null && !['0', '1', 'true', 'false'].includes(socketio)) {
+    throw new ConfigError('PARLEY_SOCKETIO', `must be 1, 0, true or false, got "${socketio}"`);
+  }
   const webhookUrl = str(env, 'PARLEY_WEBHOOK_URL');
   let webhook: WebhookConfig | null = null;
   if (webhookUrl !== null) {
@@ -485,6 +492,7 @@ function buildConfig(env: Env): Config {
     shutdownTimeoutMs: int(env, 'PARLEY_SHUTDOWN_TIMEOUT_MS', 10_000, 100),
     webRoot: str(env, 'PARLEY_WEB_ROOT'),
     trustProxy: trustProxy === '1' || trustProxy === 'true',
+    socketio: socketio === null || socketio === '1' || socketio === 'true',
     limits: {
       maxFrameBytes: int(env, 'PARLEY_MAX_FRAME_BYTES', L.maxFrameBytes, 256),
       maxTextChars: int(env, 'PARLEY_MAX_TEXT_CHARS', L.maxTextChars, 1),

@@ -12,6 +12,21 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Engine } from './engine/engine.js';
 import { ParleyError } from './protocol/errors.js';
 
+/** The bus counters an engine with a pub/sub bus keeps (the Redis engine's `busStats`). */
+export interface BusCounters {
+  resyncs: number;
+  filled: number;
+  dropped: number;
+  listenerErrors: number;
+}
+
+/** True when `x` carries bus counters (structural check: the metrics do not import an engine). */
+export function isBusCounters(x: unknown): x is BusCounters {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as Record<string, unknown>;
+  return ['resyncs', 'filled', 'dropped', 'listenerErrors'].every((k) => typeof o[k] === 'number');
+}
+
 /** Kinds of `parley_limit_breaches_total` created at zero so dashboards see them before the first breach. */
 export const LIMIT_KINDS = [
   'frame_size',
@@ -157,6 +172,33 @@ export class Metrics {
     if (collectProcess) collectDefaultMetrics({ register: this.registry });
     for (const limit of LIMIT_KINDS) this.limitBreaches.inc({ limit }, 0);
     for (const event of ['join', 'leave', 'update'] as const) this.presenceEvents.inc({ event }, 0);
+  }
+
+  /**
+   * Exports the Redis bus counters (`parley_bus_*_total`), read at scrape
+   * time; zero on an engine without a bus (memory).
+   *
+   * @example
+   * metrics.busCounters(() => redisEngine.busStats);
+   */
+  busCounters(read: () => BusCounters | null): void {
+    const series: Array<[keyof BusCounters, string, string]> = [
+      ['resyncs', 'parley_bus_resyncs_total', 'Bus resubscriptions after a Redis reconnect'],
+      ['filled', 'parley_bus_gap_filled_total', 'Messages delivered from the stream by a gap fill after a reconnect'],
+      ['dropped', 'parley_bus_dropped_total', 'Live message events dropped as already delivered (by a gap fill)'],
+      ['listenerErrors', 'parley_bus_listener_errors_total', 'Exceptions thrown by bus listeners (caught)'],
+    ];
+    for (const [field, name, help] of series) {
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read()?.[field] ?? 0);
+        },
+      });
+    }
   }
 
   /**

@@ -53,20 +53,44 @@ export function parseCommand(text: string): Command {
   if (typeof obj.type !== 'string') {
     throw new FrameError(new ParleyError('BAD_REQUEST', 'frame needs a string "type"'), requestId);
   }
-  if (!isCommandType(obj.type)) {
-    throw new FrameError(
-      new ParleyError('UNKNOWN_COMMAND', `unknown command type "${obj.type.slice(0, 40)}"`),
-      requestId,
-    );
+  return check(obj.type, obj, requestId);
+}
+
+/** Checks `obj` against the schema of command `type` (which `obj.type` must equal). */
+function check(type: string, obj: Record<string, unknown>, requestId: number | undefined): Command {
+  if (!isCommandType(type)) {
+    throw new FrameError(new ParleyError('UNKNOWN_COMMAND', `unknown command type "${type.slice(0, 40)}"`), requestId);
   }
-  const checker = checkers[obj.type];
+  const checker = checkers[type];
   if (!checker.Check(obj)) {
     const first = checker.Errors(obj).First();
     const where = first?.path ? first.path.replace(/^\//, '') : 'frame';
     throw new FrameError(
-      new ParleyError('BAD_REQUEST', `${obj.type}: invalid "${where}": ${first?.message ?? 'bad value'}`),
+      new ParleyError('BAD_REQUEST', `${type}: invalid "${where}": ${first?.message ?? 'bad value'}`),
       requestId,
     );
   }
   return obj as Command;
+}
+
+/**
+ * Validates a command that arrived as a named event with a payload object
+ * (Socket.IO: `socket.emit('join', {room})`) instead of a JSON text frame.
+ * The payload's own `type` and `id` are ignored (the event name is the type;
+ * the acknowledgement replaces the id). A missing payload is `{}`.
+ *
+ * @example
+ * const cmd = validateCommand('join', { room: 'general' }); // { room: 'general', type: 'join' }
+ */
+export function validateCommand(type: unknown, payload: unknown): Command {
+  if (typeof type !== 'string') {
+    throw new FrameError(new ParleyError('BAD_REQUEST', 'the event name must be a command type'), undefined);
+  }
+  if (payload !== undefined && (typeof payload !== 'object' || payload === null || Array.isArray(payload))) {
+    throw new FrameError(new ParleyError('BAD_REQUEST', `${type.slice(0, 40)}: payload must be an object`), undefined);
+  }
+  // A copy: the type is set from the event name, a client-chosen id has no meaning here.
+  const obj: Record<string, unknown> = { ...(payload as Record<string, unknown> | undefined), type };
+  delete obj.id;
+  return check(type, obj, undefined);
 }

@@ -25,11 +25,12 @@ import { PresenceFeature } from '../features/presence/presence.js';
 import { RoomsFeature } from '../features/rooms/rooms.js';
 import { SessionRegistry } from '../features/sessions.js';
 import { createLogger, type Logger } from '../logger.js';
-import { instrumentEngine, Metrics } from '../metrics.js';
+import { instrumentEngine, isBusCounters, Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import { Dispatcher, type Handlers } from '../session/commands.js';
 import { ParleyError } from '../protocol/errors.js';
 import { createHttpServer, createRequestListener, servesPath, type HttpDeps } from '../transport/http.js';
+import { SocketIoGateway } from '../transport/socketio.js';
 import { WsGateway, type WsDeps } from '../transport/ws.js';
 import { prepareFrame } from '../transport/ws-frame.js';
 import { CommandGate, SocketTracker, within } from './shutdown.js';
@@ -54,8 +55,9 @@ export type TransportDeps = WsDeps;
  * the embedding app's). Socket.IO plugs in here; the node stops them with
  * its own: stopAccepting, then drained, then close.
  */
-function attachTransports(_server: Server, _deps: TransportDeps): ExtraTransport[] {
+function attachTransports(server: Server, deps: TransportDeps): ExtraTransport[] {
   const transports: ExtraTransport[] = [];
+  if (deps.config.socketio) transports.push(new SocketIoGateway(server, deps));
   return transports;
 }
 
@@ -222,7 +224,10 @@ export async function attachParley(server: Server, options: ParleyOptions & Atta
 /** The node behind createParley: features, transports, and the graceful stop. */
 async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   const metrics = new Metrics();
-  const engine = instrumentEngine(await createEngine(config, log), metrics);
+  const rawEngine = await createEngine(config, log);
+  const engine = instrumentEngine(rawEngine, metrics);
+  const busStats = 'busStats' in rawEngine && isBusCounters(rawEngine.busStats) ? rawEngine.busStats : null;
+  metrics.busCounters(() => busStats);
   metrics.info.set({ node: config.nodeId, engine: engine.kind, redis_mode: storageMode(config) }, 1);
   const auth = await createAuthenticator(config);
   const sessions = new SessionRegistry();
@@ -241,6 +246,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   }
   const lifecycle = new MessageLifecycle(engine, chat);
   const rooms = new RoomsFeature(engine, chat);
+  rooms.use(moderation.roomsHook());
   const chatHandlers = chat.handlers();
   const dispatcher = new Dispatcher(
     {

@@ -14,11 +14,12 @@
  */
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Inbound } from '../session/commands.js';
 import type { Session } from '../session/session.js';
 
-/** What CommandGate wraps: the dispatcher's `handle`. */
+/** What CommandGate wraps: the dispatcher's `handle` (WebSocket frames and Socket.IO events alike). */
 export interface CommandHandler {
-  handle(session: Session, text: string): Promise<void>;
+  handle(session: Session, input: Inbound): Promise<void>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
@@ -41,12 +42,12 @@ export class CommandGate {
    */
   wrap(target: CommandHandler): void {
     const inner = target.handle.bind(target);
-    target.handle = (session, text) => {
+    target.handle = (session, input) => {
       if (!this.open) {
         this.dropped++;
         return Promise.resolve();
       }
-      const p: Promise<void> = inner(session, text).finally(() => this.inFlight.delete(p));
+      const p: Promise<void> = inner(session, input).finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
       return p;
     };

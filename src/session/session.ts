@@ -17,7 +17,19 @@ import { TokenBucket } from './rate.js';
 export interface PreparedFrame {
   readonly payload: Buffer;
   readonly wire: Buffer;
+  /** The frame's JSON text (`{"type":…}`). */
+  readonly json: string;
+  /**
+   * This frame in another transport's encoding (e.g. a Socket.IO packet),
+   * built by `encode` on first use and kept with the frame, so a fan-out
+   * encodes it once, not once per member. `encode` is the cache key: pass the
+   * same function every time.
+   */
+  encoded<T>(encode: FrameEncoder<T>): T;
 }
+
+/** Builds another transport's encoding of a frame from its JSON text. */
+export type FrameEncoder<T> = (json: string) => T;
 
 /** Encodes a JSON frame once for a fan-out (provided by the transport). */
 export type FramePreparer = (json: string) => PreparedFrame;
@@ -95,24 +107,27 @@ export class Session {
     return this.identity.name;
   }
 
-  /** Writes one frame unless the client is too far behind (then closes it with 4008). */
-  send(frame: Buffer | string): void {
-    if (this.closed) return;
+  /**
+   * True when something may be written now: the session is open and the
+   * client is not too far behind (else it is closed with 4008 and false).
+   */
+  writable(): boolean {
+    if (this.closed) return false;
     if (this.conn.bufferedAmount > this.limits.maxBufferedBytes) {
       this.slowConsumer();
-      return;
+      return false;
     }
-    this.conn.send(frame);
+    return true;
+  }
+
+  /** Writes one frame unless the client is too far behind (then closes it with 4008). */
+  send(frame: Buffer | string): void {
+    if (this.writable()) this.conn.send(frame);
   }
 
   /** Like send(), for a frame encoded once for many connections. */
   sendPrepared(frame: PreparedFrame): void {
-    if (this.closed) return;
-    if (this.conn.bufferedAmount > this.limits.maxBufferedBytes) {
-      this.slowConsumer();
-      return;
-    }
-    this.conn.sendPrepared(frame);
+    if (this.writable()) this.conn.sendPrepared(frame);
   }
 
   /** Holds a live event while its room's join is being answered; false when the join is done. */

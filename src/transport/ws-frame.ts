@@ -2,10 +2,12 @@
  * Frames written to many sockets are encoded once: the JSON text becomes
  * one complete WebSocket text frame (header + payload, unmasked as servers
  * send) that every member's socket gets as the same bytes, with one write
- * each instead of ws's per-send header build and cork/writev/uncork.
+ * each instead of ws's per-send header build and cork/writev/uncork. Other
+ * transports' encodings (Socket.IO) are built on first use and kept with the
+ * frame, so they too are made once per fan-out.
  */
 import * as wsModule from 'ws';
-import type { PreparedFrame } from '../session/session.js';
+import type { FrameEncoder, PreparedFrame } from '../session/session.js';
 
 interface FrameOptions {
   fin: boolean;
@@ -14,8 +16,76 @@ interface FrameOptions {
   readOnly: boolean;
   rsv1: boolean;
 }
-// ws exports its Sender (lib/sender.js) but @types/ws does not describe it.
-const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
+type SenderFrame = (data: Buffer, options: FrameOptions) => Buffer[];
+
+// ws exports its Sender (lib/sender.js) but @types/ws does not describe it: detected, not assumed.
+const senderFrame: SenderFrame | null = (() => {
+  const sender = (wsModule as unknown as { Sender?: { frame?: unknown } }).Sender;
+  return typeof sender?.frame === 'function' ? (sender.frame.bind(sender) as SenderFrame) : null;
+})();
+
+/**
+ * RFC 6455 framing of one unmasked, uncompressed, final text frame (server
+ * to client): the fallback when `ws`'s Sender.frame is not there.
+ *
+ * @example
+ * const [header, payload] = encodeTextFrame(Buffer.from('hello'));
+ */
+export function encodeTextFrame(data: Buffer): Buffer[] {
+  const len = data.length;
+  let header: Buffer;
+  if (len < 126) {
+    header = Buffer.from([0x81, len]);
+  } else if (len < 65536) {
+    header = Buffer.alloc(4);
+    header[0] = 0x81;
+    header[1] = 126;
+    header.writeUInt16BE(len, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = 0x81;
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(len), 2);
+  }
+  return [header, data];
+}
+
+/**
+ * Frames `data` as one unmasked, uncompressed WebSocket text frame (as its
+ * parts: header and payload), the form `ws`'s `Sender.sendFrame` writes.
+ *
+ * @example
+ * const parts = wsTextFrame(Buffer.from('hello'));
+ */
+export function wsTextFrame(data: Buffer): Buffer[] {
+  if (senderFrame === null) return encodeTextFrame(data);
+  return senderFrame(data, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
+}
+
+class Prepared implements PreparedFrame {
+  // One slot (the usual case: one other transport), a map for any more.
+  private encoder: FrameEncoder<unknown> | null = null;
+  private value: unknown = undefined;
+  private more: Map<FrameEncoder<unknown>, unknown> | null = null;
+
+  constructor(
+    readonly json: string,
+    readonly payload: Buffer,
+    readonly wire: Buffer,
+  ) {}
+
+  encoded<T>(encode: FrameEncoder<T>): T {
+    if (this.encoder === encode) return this.value as T;
+    if (this.encoder === null) {
+      this.value = encode(this.json);
+      this.encoder = encode;
+      return this.value as T;
+    }
+    this.more ??= new Map();
+    if (!this.more.has(encode)) this.more.set(encode, encode(this.json));
+    return this.more.get(encode) as T;
+  }
+}
 
 /**
  * Encodes a server frame once for a fan-out.
@@ -26,7 +96,7 @@ const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, option
  */
 export function prepareFrame(json: string): PreparedFrame {
   const payload = Buffer.from(json);
-  const parts = Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
+  const parts = wsTextFrame(payload);
   const wire = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  return { payload, wire };
+  return new Prepared(json, payload, wire);
 }

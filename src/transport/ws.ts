@@ -37,14 +37,18 @@ const TEXT = { binary: false };
  * The Conn of a ws socket. A class (not an object literal with a getter per
  * connection) so the per-delivery property reads stay monomorphic.
  */
-class WsConn implements Conn {
+export class WsConn implements Conn {
   // ws keeps its socket private; a prepared frame is written to it directly
   // (one write per member, no per-member framing). Safe because compression is
   // off, so ws's sender never holds frames back that this write could overtake.
+  // Null (not found, or compression negotiated): every frame goes through ws.send.
   private readonly socket: Duplex | null;
 
-  constructor(private readonly ws: WebSocket) {
-    this.socket = (ws as unknown as { _socket: Duplex | null })._socket;
+  constructor(
+    private readonly ws: WebSocket,
+    socket: Duplex | null = rawSocketOf(ws),
+  ) {
+    this.socket = socket;
   }
 
   send(data: Buffer | string): void {
@@ -70,6 +74,20 @@ class WsConn implements Conn {
   }
 }
 
+/**
+ * The socket under a `ws` WebSocket, for direct writes of prepared frames:
+ * `ws` keeps it in the private `_socket`, so it is detected, not assumed.
+ * Null when it is missing or not a writable stream, or when an extension
+ * (compression) is in use: then ws.send is the (slower, equally correct) path.
+ */
+export function rawSocketOf(ws: WebSocket): Duplex | null {
+  if (ws.extensions !== '') return null;
+  const raw: unknown = (ws as unknown as { _socket?: unknown })._socket;
+  if (typeof raw !== 'object' || raw === null) return null;
+  const d = raw as Partial<Duplex>;
+  return typeof d.write === 'function' && typeof d.writableLength === 'number' ? (raw as Duplex) : null;
+}
+
 /** The client's address; behind a trusted proxy, the last `X-Forwarded-For` entry (the one the proxy added). */
 export function clientIp(req: IncomingMessage, trustProxy = false): string {
   if (trustProxy) {
@@ -80,8 +98,71 @@ export function clientIp(req: IncomingMessage, trustProxy = false): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
 
+/**
+ * Authenticates a handshake within `timeoutMs`. Rejects with a ParleyError:
+ * UNAUTHORIZED for a refused credential (any non-Parley error too), UNAVAILABLE
+ * on timeout; both counted as limit breaches.
+ *
+ * @example
+ * const identity = await authenticateWithin(auth, req, url, 10_000, metrics);
+ */
+export async function authenticateWithin(
+  auth: Authenticator,
+  req: IncomingMessage,
+  url: URL,
+  timeoutMs: number,
+  metrics: Metrics,
+): Promise<Identity> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        metrics.limitBreaches.inc({ limit: 'handshake_timeout' });
+        reject(new ParleyError('UNAVAILABLE', 'authentication timed out; retry later'));
+      }, timeoutMs);
+    });
+    return await Promise.race([auth.authenticate(req, url), timeout]);
+  } catch (err) {
+    const body: ErrorBody =
+      err instanceof ParleyError ? err.toBody() : { code: 'UNAUTHORIZED', message: 'unauthorized' };
+    if (body.code === 'UNAUTHORIZED') metrics.limitBreaches.inc({ limit: 'auth' });
+    throw new ParleyError(body.code, body.message);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Longest delay setTimeout accepts; longer ones would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Closes the session with 4001 when its token expires (if it has an `exp`);
+ * returns the function that cancels this (call it when the connection ends).
+ *
+ * @example
+ * const stopExpiry = armExpiry(session);
+ * socket.once('close', stopExpiry);
+ */
+export function armExpiry(session: Session): () => void {
+  const expiresAt = session.identity.expiresAt;
+  let expiry: NodeJS.Timeout | null = null;
+  if (expiresAt !== undefined) {
+    // Re-armed in steps: setTimeout fires at once for delays over ~24.8 days.
+    const arm = (): void => {
+      const left = expiresAt - Date.now();
+      if (left <= 0) {
+        session.close(CloseCodes.TOKEN_EXPIRED, 'token expired');
+        return;
+      }
+      expiry = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      expiry.unref();
+    };
+    arm();
+  }
+  return () => {
+    if (expiry) clearTimeout(expiry);
+  };
+}
 /** Frames of one connection waiting for their turn before its socket stops being read. */
 const MAX_QUEUED_FRAMES = 64;
 
@@ -149,23 +230,12 @@ export class WsGateway {
     let identity: Identity;
     this.pending++;
     this.pendingPerIp.set(ip, (this.pendingPerIp.get(ip) ?? 0) + 1);
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          metrics.limitBreaches.inc({ limit: 'handshake_timeout' });
-          reject(new ParleyError('UNAVAILABLE', 'authentication timed out; retry later'));
-        }, config.limits.handshakeTimeoutMs);
-      });
-      identity = await Promise.race([auth.authenticate(req, url), timeout]);
+      identity = await authenticateWithin(auth, req, url, config.limits.handshakeTimeoutMs, metrics);
     } catch (err) {
-      const body: ErrorBody =
-        err instanceof ParleyError ? err.toBody() : { code: 'UNAUTHORIZED', message: 'unauthorized' };
-      if (body.code === 'UNAUTHORIZED') metrics.limitBreaches.inc({ limit: 'auth' });
-      refuseUpgrade(socket, body);
+      refuseUpgrade(socket, toErrorBody(err));
       return;
     } finally {
-      clearTimeout(timer);
       this.pending--;
       const n = (this.pendingPerIp.get(ip) ?? 1) - 1;
       if (n <= 0) this.pendingPerIp.delete(ip);
@@ -202,21 +272,7 @@ export class WsGateway {
     let ready: Promise<void> = presence.connect(session).catch((err: unknown) => {
       log.warn({ err, user: session.user }, 'presence connect failed');
     });
-    let expiry: NodeJS.Timeout | null = null;
-    const expiresAt = identity.expiresAt;
-    if (expiresAt !== undefined) {
-      // Re-armed in steps: setTimeout fires at once for delays over ~24.8 days.
-      const arm = (): void => {
-        const left = expiresAt - Date.now();
-        if (left <= 0) {
-          session.close(CloseCodes.TOKEN_EXPIRED, 'token expired');
-          return;
-        }
-        expiry = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-        expiry.unref();
-      };
-      arm();
-    }
+    const stopExpiry = armExpiry(session);
 
     let queued = 0;
     /** Set when the client ended the connection; the frames it sent before still run. */
@@ -253,7 +309,7 @@ export class WsGateway {
     ws.on('close', () => {
       if (!session.closed) clientClosed = true;
       session.closed = true;
-      if (expiry) clearTimeout(expiry);
+      stopExpiry();
       const n = (this.perIp.get(ip) ?? 1) - 1;
       if (n <= 0) this.perIp.delete(ip);
       else this.perIp.set(ip, n);

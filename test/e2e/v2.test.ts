@@ -160,6 +160,96 @@ describe('web page v2 in chromium', { timeout: 90_000 }, () => {
     expect(pageErrors(bob)).toEqual([]);
   });
 
+  it('DMs appear for the other with a badge that clears on view; browse and join; leave; status survives a reload', async () => {
+    const ann = await openPage(await context(), `${nodeA.url}/?poll=1`);
+    await signIn(ann, 'Ann Lee');
+    const bob = await openPage(await context(), `${nodeB.url}/?poll=1`);
+    await signIn(bob, 'Bob');
+    await ann.waitForSelector('#people .person[data-name="Bob"]');
+
+    // Ann opens a DM from the People pane: titled with Bob's name, never the room id.
+    await ann.click('#people .person[data-name="Bob"] [data-person-action="dm"]');
+    await ann.waitForSelector('#room-title >> text=Bob');
+    expect(await ann.textContent('#room-title')).toBe('Bob');
+    await sendMessage(ann, 'psst, lunch?');
+    await row(ann, 'psst, lunch?').waitFor();
+    expect(await ann.textContent('#dm-list')).toContain('Bob');
+    await ann.waitForSelector('#history-edge >> text=This is the start of your conversation with Bob');
+    expect(await ann.locator('#app').innerText()).not.toContain('dm:');
+
+    // Bob never joined it: it appears in his sidebar with an unread badge.
+    const bobDm = bob.locator('#dm-list .room', { hasText: 'Ann Lee' });
+    await bobDm.locator('.badge >> text=1').waitFor({ timeout: 15_000 });
+    await shot(bob, '27-dm-badge');
+    await bobDm.click();
+    await row(bob, 'psst, lunch?').waitFor();
+    await bobDm.locator('.badge').waitFor({ state: 'detached' });
+    expect(await bob.textContent('#room-title')).toBe('Ann Lee');
+    expect(await bob.locator('#app').innerText()).not.toContain('dm:');
+    // Ann sees that Bob read it.
+    await ann.waitForSelector('.msg-seen >> text=Seen by Bob');
+    await shot(ann, '28-dm-seen');
+
+    // Browse rooms: Ann's room shows up for Bob, who joins it.
+    await joinRoom(ann, 'book-club');
+    await sendMessage(ann, 'Next book: Dune');
+    await row(ann, 'Next book').waitFor();
+    await bob.click('#browse-rooms');
+    await bob.fill('#browse-filter', 'book');
+    await bob.waitForSelector('#browse-list .browse-item[data-room="book-club"]');
+    await shot(bob, '29-browse');
+    await bob.click('#browse-list .browse-item[data-room="book-club"] button');
+    await bob.waitForSelector('.room.active[data-room="book-club"]');
+    await row(bob, 'Next book').waitFor();
+
+    // Status is the stored one after a reload; the sidebar is the server's.
+    await bob.click('#me');
+    await bob.click('.status-option[data-status="busy"]');
+    await bob.fill('#status-text', 'Reading');
+    await bob.click('#status-save');
+    await ann.waitForSelector('#people .person[data-name="Bob"][data-status="busy"]');
+    await bob.reload();
+    await bob.waitForSelector('#composer-input');
+    await bob.waitForSelector('#my-status[data-status="busy"] >> text=Reading');
+    await bob.waitForSelector('#room-list .room[data-room="book-club"]');
+    await bob.waitForSelector('#dm-list .room >> text=Ann Lee');
+
+    // Leave (forget): gone from the list, also after a reload.
+    await bob.click('.room[data-room="book-club"]');
+    await bob.click('#leave-room');
+    await bob.click('#confirm-ok');
+    await bob.waitForSelector('#room-list .room[data-room="book-club"]', { state: 'detached' });
+    await bob.reload();
+    await bob.waitForSelector('#dm-list .room >> text=Ann Lee');
+    expect(await bob.locator('#room-list .room[data-room="book-club"]').count()).toBe(0);
+    expect(pageErrors(ann)).toEqual([]);
+    expect(pageErrors(bob)).toEqual([]);
+  });
+
+  it('dev sign-in takes names in any script; two people with one name stay two; a reload stays the same person', async () => {
+    const li1 = await openPage(await context(), nodeA.url);
+    await signIn(li1, '李雷');
+    const li2 = await openPage(await context(), nodeB.url);
+    await signIn(li2, '李雷');
+    const eleni = await openPage(await context(), nodeA.url);
+    await signIn(eleni, 'Ελένη');
+    const people = eleni.locator('#people .person'); // online and offline: a new id would add one
+    await waitFor(
+      async () => (await eleni.locator('#people .person[data-name="李雷"]').count()) === 2,
+      10_000,
+      'two 李雷',
+    );
+    await eleni.waitForSelector('#people .person[data-name="Ελένη"] >> text=(you)');
+    await li1.reload();
+    await li1.waitForSelector('#composer-input');
+    await li1.waitForSelector('#me >> text=李雷');
+    await sendMessage(li1, '你好');
+    await row(eleni, '你好').waitFor();
+    expect(await people.count()).toBe(3);
+    await shot(eleni, '30-names-any-script');
+    expect(await eleni.locator('#app').innerText()).not.toMatch(/\bu-[0-9a-f]{16}\b/);
+  });
+
   it('a moderator deletes, mutes and bans; the banned user sees why; the topic shows in the header', async () => {
     const res = await fetch(`${nodeA.url}/api/rooms/townhall/settings`, {
       method: 'PUT',

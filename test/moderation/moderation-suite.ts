@@ -182,13 +182,21 @@ export function moderationSuite(name: string, makeCluster: () => Promise<ModClus
       const b2 = await client(bob, { at: 1 });
       const ann = await client(uniq('ann'), { at: 0 });
       for (const c of [b1, b2, ann]) await c.ok({ type: 'join', room });
+      const own = await b1.ok<{ message: Message }>({ type: 'send', room, text: 'before the mute' });
+      await b1.ok({ type: 'react', room, messageId: own.message.id, emoji: ':wave:' });
       const moderator = await mod(1);
       await moderator.ok({ type: 'mute', room, user: bob });
+      const messageId = own.message.id;
       for (const c of [b1, b2]) {
         expect(await errorCode(c, { type: 'send', room, text: 'x' })).toBe('FORBIDDEN');
         expect(await errorCode(c, { type: 'typing', room })).toBe('FORBIDDEN');
+        expect(await errorCode(c, { type: 'edit', room, messageId, text: 'changed' })).toBe('FORBIDDEN');
+        expect(await errorCode(c, { type: 'react', room, messageId, emoji: ':+1:' })).toBe('FORBIDDEN');
         expect(await errorCode(c, { type: 'history', room })).toBe('ok');
       }
+      // Not in the contract's list: taking a reaction back and deleting one's own message stay allowed.
+      expect(await errorCode(b2, { type: 'unreact', room, messageId, emoji: ':wave:' })).toBe('ok');
+      expect(await errorCode(b2, { type: 'delete', room, messageId })).toBe('ok');
       const { message } = await ann.ok<{ message: Message }>({ type: 'send', room, text: 'you can read this' });
       for (const c of [b1, b2])
         await c.waitFor((f) => f.type === 'message' && (f.message as Message).id === message.id);
@@ -229,7 +237,7 @@ export function moderationSuite(name: string, makeCluster: () => Promise<ModClus
       await b1.ok({ type: 'send', room, text: 'b' });
     });
 
-    it('topic: in the join reply; fields left out keep their value; "" clears; at most 300 characters', async () => {
+    it('topic: in the join reply and rooms entries; fields left out keep their value; "" clears; at most 300 characters', async () => {
       const room = uniq('topic');
       const node = cluster.nodes[cluster.nodes.length - 1]!;
       const a = await client(uniq('ann'));
@@ -247,9 +255,17 @@ export function moderationSuite(name: string, makeCluster: () => Promise<ModClus
       expect((await api(node, 'PUT', `/api/rooms/${room}/settings`, { topic: '☕'.repeat(300) })).status).toBe(200);
       expect((await api(node, 'PUT', `/api/rooms/${room}/settings`, { topic: 5 })).status).toBe(400);
       expect((await api(node, 'PUT', `/api/rooms/${room}/settings`, { slowModeSeconds: -1 })).status).toBe(400);
+      // `rooms` entries carry the topic too.
+      const entries = async (x: TestClient): Promise<Array<{ room: string; topic?: string }>> =>
+        (await x.ok<{ rooms: Array<{ room: string; topic?: string }> }>({ type: 'rooms' })).rooms;
+      const plain = uniq('plain');
+      await b.ok({ type: 'join', room: plain });
+      expect((await entries(b)).find((e) => e.room === room)?.topic).toBe('☕'.repeat(300));
+      expect((await entries(b)).find((e) => e.room === plain)).not.toHaveProperty('topic');
       await api(node, 'PUT', `/api/rooms/${room}/settings`, { topic: '' });
       const c = await client(uniq('cat'));
       expect((await c.ok<{ topic?: string }>({ type: 'join', room })).topic).toBeUndefined();
+      expect((await entries(b)).find((e) => e.room === room)).not.toHaveProperty('topic');
     });
   });
 }

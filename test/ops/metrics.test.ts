@@ -72,6 +72,10 @@ describe('metrics on the memory engine', () => {
       'parley_fanout_seconds_count',
       'parley_slow_consumer_closes_total',
       'parley_rooms_local',
+      'parley_bus_resyncs_total',
+      'parley_bus_gap_filled_total',
+      'parley_bus_dropped_total',
+      'parley_bus_listener_errors_total',
     ]) {
       expect(value(m, name), name).toBe(0);
     }
@@ -227,6 +231,16 @@ describe('metrics on the Redis engine', () => {
       1,
     );
     expect(value(m, 'parley_engine_command_seconds_count', { engine: 'redis', op: 'append' })).toBe(2);
+    expect(value(m, 'parley_bus_resyncs_total')).toBe(0);
+
+    // Back: the bus resubscribes (a resync) and its counters reach /metrics.
+    await redis.restart();
+    await expect
+      .poll(async () => value(await scrape(node), 'parley_bus_resyncs_total'), { timeout: 20_000, interval: 100 })
+      .toBeGreaterThanOrEqual(1);
+    m = await scrape(node);
+    expect(value(m, 'parley_bus_gap_filled_total')).toBeGreaterThanOrEqual(0);
+    expect(value(m, 'parley_bus_dropped_total')).toBeGreaterThanOrEqual(0);
     ann.close();
   });
 });

@@ -187,3 +187,67 @@ describe('SDK v2: moderation', () => {
     expect(bob.joinedRooms()).toContain('modroom');
   });
 });
+
+describe('SDK v2: memberships, read markers, unread counts, DMs, directory', () => {
+  it('unread is kept per room from the server and live events; read moves it (never back) on every device', async () => {
+    const ann = client('ann');
+    const ann2 = client('ann');
+    const bob = client('bob');
+    const annUnread: number[] = [];
+    const ann2Reads: string[] = [];
+    ann.on('unread', (u) => u.room === 'rs-a' && annUnread.push(u.unread));
+    ann2.on('read', (r) => ann2Reads.push(`${r.room}:${r.user}:${r.messageId}`));
+    await Promise.all([ann.connect(), ann2.connect(), bob.connect()]);
+    await ann.join('rs-a');
+    await ann2.join('rs-a');
+    await bob.join('rs-a');
+    const m1 = await bob.send('rs-a', 'one');
+    const m2 = await bob.send('rs-a', 'two');
+    await bob.send('rs-a', 'three');
+    await waitFor(() => ann.unread('rs-a')?.unread === 3, 3000, 'live unread');
+    expect(annUnread).toEqual([0, 1, 2, 3]); // the join reply first, then each live message
+    const listed = (await ann.rooms()).find((r) => r.room === 'rs-a');
+    expect(listed).toMatchObject({ room: 'rs-a', unread: 3, lastReadId: null });
+    expect(listed?.lastMessage?.text).toBe('three');
+
+    expect(await ann.read('rs-a', m2.id)).toBe(m2.id);
+    expect(ann.unread('rs-a')).toEqual({ room: 'rs-a', lastReadId: m2.id, unread: 1 });
+    expect(await ann.read('rs-a', m1.id)).toBe(m2.id); // never back
+    await waitFor(() => ann2Reads.includes(`rs-a:ann:${m2.id}`), 3000, 'read event on the other device');
+    await waitFor(() => ann2.unread('rs-a')?.lastReadId === m2.id, 3000);
+    expect(ann2.unread('rs-a')?.unread).toBe(1);
+    expect((await ann2.rooms()).find((r) => r.room === 'rs-a')?.unread).toBe(1);
+
+    // My own message moves my marker, as the server does.
+    const mine = await ann.send('rs-a', 'read them all');
+    await waitFor(() => ann.unread('rs-a')?.unread === 0, 3000);
+    expect((await ann.rooms()).find((r) => r.room === 'rs-a')).toMatchObject({ unread: 0, lastReadId: mine.id });
+  });
+
+  it('a DM lists for the other user before they join; directory lists joinable rooms, no DMs; leave forget ends the membership', async () => {
+    const ann = client('ann3');
+    const bob = client('bob3');
+    await ann.connect();
+    await bob.connect();
+    const dm = 'dm:ann3:bob3';
+    await bob.join(dm);
+    await bob.send(dm, 'hi ann');
+    await waitFor(async () => (await ann.rooms()).some((r) => r.room === dm && r.unread === 1), 3000, 'dm listed');
+    expect(ann.unread(dm)?.unread).toBe(1);
+    const joined = await ann.join(dm);
+    expect(joined.unread).toBe(1);
+    expect(joined.lastReadId).toBeNull();
+
+    await ann.join('rs-dir-x');
+    await ann.send('rs-dir-x', 'something to find');
+    const found = await bob.directory('rs-dir');
+    expect(found.map((r) => r.room)).toEqual(['rs-dir-x']);
+    expect(found[0]).toMatchObject({ members: 1 });
+    expect((await bob.directory()).some((r) => r.room.startsWith('dm:'))).toBe(false);
+
+    await ann.leave('rs-dir-x', { forget: true });
+    expect(ann.joinedRooms()).not.toContain('rs-dir-x');
+    expect(ann.unread('rs-dir-x')).toBeUndefined();
+    expect((await ann.rooms()).map((r) => r.room)).not.toContain('rs-dir-x');
+  });
+});

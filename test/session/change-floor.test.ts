@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultLimits } from '../../src/config.js';
 import { Session, type Conn, type PreparedFrame, type RoomState } from '../../src/session/session.js';
+import { prepareFrame } from '../../src/transport/ws-frame.js';
 
 function fakeSession(): { session: Session; sent: string[] } {
   const sent: string[] = [];
@@ -21,7 +22,7 @@ function fakeSession(): { session: Session; sent: string[] } {
   return { session, sent };
 }
 
-const frame = (text: string): PreparedFrame => ({ payload: Buffer.from(text), wire: Buffer.from(text) });
+const frame = (text: string): PreparedFrame => prepareFrame(text);
 
 describe('session: change events and the join floor', () => {
   it('drops held and late change events covered by a join since reply, sends the rest in order', () => {

@@ -26,6 +26,7 @@ describe('webhooks on two Redis nodes', () => {
   beforeAll(async () => {
     redis = await startRedis();
     admin = new Redis(redis.url);
+    admin.on('error', () => undefined);
     receiver = new WebhookReceiver(SECRET);
     await receiver.start();
   });

@@ -63,6 +63,21 @@ describe('webhooks (memory engine)', () => {
     expect(created.signed).toBe(true);
     expect(created.headers['content-type']).toBe('application/json');
     expect(created.headers['x-parley-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
+    // Edits and deletes, with the message's new state; reactions are no webhook events.
+    await a.ok({ type: 'react', room, messageId: message.id, emoji: ':+1:' });
+    const edited = await a.ok<{ message: Message }>({ type: 'edit', room, messageId: message.id, text: 'edited' });
+    const deleted = await a.ok<{ message: Message }>({ type: 'delete', room, messageId: message.id });
+    const ofMessage = (): Array<{ type: string; message?: unknown }> =>
+      receiver
+        .delivered()
+        .filter((r) => r.event.room === room && r.event.message?.id === message.id)
+        .map((r) => ({ type: r.event.type, message: r.event.message }));
+    await waitFor(() => ofMessage().length >= 3);
+    expect(ofMessage()).toEqual([
+      { type: 'message.created', message },
+      { type: 'message.edited', message: edited.message },
+      { type: 'message.deleted', message: deleted.message },
+    ]);
     // The HTTP API's messages are events too.
     const res = await fetch(`${node.url}/api/rooms/${room}/messages`, {
       method: 'POST',

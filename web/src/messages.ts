@@ -477,7 +477,13 @@ export class Messages {
           'div',
           { className: 'room-start' },
           h('div', { className: 'room-start-icon' }, icon('hash', 28)),
-          h('strong', {}, `This is the start of #${view.name}`),
+          h(
+            'strong',
+            {},
+            this.state.dmPeer(view.name)
+              ? `This is the start of your conversation with ${this.state.roomLabel(view.name)}`
+              : `This is the start of #${view.name}`,
+          ),
           h('span', { className: 'muted' }, view.messages.length ? 'Everything said here is below.' : 'Say hello!'),
         ),
       );

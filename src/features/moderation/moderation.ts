@@ -22,6 +22,7 @@ import type { JoinResult, RemovedEvent } from '../../protocol/frames.js';
 import type { Handlers } from '../../session/commands.js';
 import type { Session } from '../../session/session.js';
 import type { ChatFeature, ChatHook } from '../chat/chat.js';
+import type { RoomsHook } from '../rooms/rooms.js';
 import type { SessionRegistry } from '../sessions.js';
 
 /** Longest topic, characters. */
@@ -148,8 +149,8 @@ export class ModerationFeature {
     return st;
   }
 
-  /** The hook chat runs (join, send, history; edit/react through beforeChange when chat offers it). */
-  chatHook(): ChatHook & { beforeChange?(session: Session, room: string, kind: string): Promise<void> } {
+  /** The hook chat runs: join, send, history (bans), send, edit, react (mutes), slow mode, the join reply's topic. */
+  chatHook(): ChatHook {
     return {
       beforeJoin: (s, room) => this.banned(s, room),
       beforeHistory: (s, room) => this.banned(s, room),
@@ -170,6 +171,21 @@ export class ModerationFeature {
       joinFields: async (_s, room): Promise<Partial<JoinResult>> => {
         const { topic } = await this.state(room);
         return topic === null ? {} : { topic };
+      },
+    };
+  }
+
+  /** The hook the rooms feature runs: `topic` in `rooms` entries (absent when unset). */
+  roomsHook(): RoomsHook {
+    return {
+      entryFields: async (rooms) => {
+        const topics = await this.topics(rooms);
+        const out = new Map<string, { topic: string }>();
+        rooms.forEach((r, i) => {
+          const t = topics[i];
+          if (t !== null && t !== undefined) out.set(r, { topic: t });
+        });
+        return out;
       },
     };
   }

@@ -19,6 +19,15 @@ export interface Delivery {
   dropped(ev: QueuedEvent): void;
   sleep(ms: number, signal: AbortSignal): Promise<unknown>;
   error(err: unknown): void;
+  /**
+   * False while this node cannot be sure it still holds its leases (the last
+   * renewal is too old: e.g. the event loop or Redis stalled). Attempts wait
+   * meanwhile, so a node whose lease may have passed to another does not
+   * deliver alongside it (which would break the order).
+   */
+  leaseValid(): boolean;
+  /** How long to wait before looking at leaseValid() again, ms. */
+  fenceWaitMs: number;
 }
 
 /** Events read per storage call. */
@@ -108,6 +117,15 @@ export class ShardWorker {
   private async deliver(ev: QueuedEvent): Promise<boolean> {
     for (let n = 0; ; n++) {
       if (this.stopped) return false;
+      if (!this.delivery.leaseValid()) {
+        n--; // not an attempt
+        try {
+          await this.delivery.sleep(this.delivery.fenceWaitMs, this.abort.signal);
+        } catch {
+          return false;
+        }
+        continue;
+      }
       if (this.delivery.expired(ev)) {
         this.delivery.dropped(ev);
         return true;

@@ -50,6 +50,8 @@ export class WebhookFeature {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
   private stats = { depth: 0, oldestQueuedAt: null as number | null };
+  /** Until when this node surely holds the leases it renewed last (ms); see Delivery.leaseValid. */
+  private leaseSafeUntil = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -177,8 +179,11 @@ export class WebhookFeature {
     this.ticking = true;
     try {
       if (this.unqueued.length > 0) await this.flushUnqueued().catch(() => undefined);
+      const asked = Date.now();
       const held = new Set(await this.engine.webhooks.lease(this.engine.webhooks.shards));
       if (this.stopped) return;
+      // The leases live nodeTimeoutMs from (at the latest) when we asked; keep a third as margin.
+      this.leaseSafeUntil = asked + Math.floor((this.engine.options.nodeTimeoutMs * 2) / 3);
       for (const [shard, w] of this.workers) {
         if (held.has(shard)) continue;
         w.stop();
@@ -213,6 +218,8 @@ export class WebhookFeature {
       },
       sleep: (ms, signal) => sleep(ms, undefined, { signal }),
       error: (err) => this.log.warn({ err }, 'webhook queue read/ack failed'),
+      leaseValid: () => Date.now() < this.leaseSafeUntil,
+      fenceWaitMs: Math.min(this.cfg.pollMs, 100),
     };
   }
 
