@@ -127,7 +127,8 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
         break;
       case '--systems':
         o.systems = (v() ?? '').split(',').map((s) => {
-          if (s !== 'parley' && s !== 'socketio' && s !== 'relay' && s !== 'parleysio') throw new Error(`unknown system ${s}`);
+          if (s !== 'parley' && s !== 'socketio' && s !== 'relay' && s !== 'parleysio')
+            throw new Error(`unknown system ${s}`);
           return s;
         });
         break;
