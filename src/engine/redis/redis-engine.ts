@@ -348,7 +348,7 @@ export class RedisEngine implements Engine {
     );
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
-    this.memberships = new RedisMembershipStore(this.cmd);
+    this.memberships = new RedisMembershipStore(this.cmd, this.touchFailed);
     this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {
       historyMax: this.options.historyMax,
       publishCommand: () => this.publishCommand,
@@ -441,6 +441,7 @@ export class RedisEngine implements Engine {
   private async doClose(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
+    this.memberships.close();
     const lifecycle = this.presence as PresenceStore & PresenceLifecycle;
     if (this.presenceStarted && typeof lifecycle.stop === 'function') {
       try {
@@ -525,7 +526,7 @@ export class RedisEngine implements Engine {
         draft.from,
       );
       // The directory time goes out in the same write (another slot, so not in the script).
-      this.memberships.touch(draft.room, Date.now())?.catch(this.touchFailed);
+      this.memberships.touch(draft.room, Date.now());
       reply = await appended;
     } catch (err) {
       throw toEngineError(err);
