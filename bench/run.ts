@@ -64,7 +64,7 @@ interface Options {
 }
 
 const HELP = `npm run bench -- [options]
-  --quick                 small load, each system once, asserts no loss/dup (< 30 s)
+  --quick                 small load, each system once, asserts no loss/dup/reorder (< 30 s)
   --runs N                runs of the main load per system, interleaved; medians reported (default 1)
   --systems a,b           parley,socketio,relay (default all three)
   --connections N         default 2000 (split over both nodes)
@@ -794,9 +794,10 @@ async function main(): Promise<void> {
         for (const k of systems) {
           const s = by(k);
           if (!s) failures.push(`${SYSTEMS[k].label}: did not run`);
-          else if (s.lost > 0 || s.duplicates > 0 || s.sendErrors > 0 || s.deliveredPerSec <= 0) {
+          else if (s.lost > 0 || s.duplicates > 0 || s.sendErrors > 0 || s.deliveredPerSec <= 0 || !s.orderOk) {
             failures.push(
-              `${SYSTEMS[k].label}: lost ${s.lost}, duplicates ${s.duplicates}, send errors ${s.sendErrors}`,
+              `${SYSTEMS[k].label}: lost ${s.lost}, duplicates ${s.duplicates}, send errors ${s.sendErrors}, ` +
+                `order ${s.orderOk ? 'ok' : `BAD in ${s.roomsOutOfOrder} rooms`}`,
             );
           }
         }
@@ -1019,7 +1020,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (o.quick)
-    console.log(`bench quick: all ${systems.length} systems ran and delivered every message (no loss, no duplicates)`);
+    console.log(
+      `bench quick: all ${systems.length} systems ran and delivered every message (no loss, no duplicates, one order per room)`,
+    );
 }
 
 main().catch((e: unknown) => {
