@@ -51,6 +51,29 @@ describe('redis engine on a cluster', () => {
     expect(await e.ready()).toBe(true);
   });
 
+  it('coalesces the commands of one event-loop turn into one socket write per cluster node', async () => {
+    const e = await make();
+    // The engine's Cluster client (private): its master connections' sockets are counted.
+    const cmd = (e as unknown as { cmd: Cluster }).cmd;
+    const rooms = Array.from({ length: 60 }, (_, i) => `cork-${process.pid}-${i}`);
+    // Warm up: every master has the script cached (a first EVALSHA may answer NOSCRIPT and be resent).
+    await Promise.all(rooms.map((r) => e.append({ room: r, from: 'u', text: 'warm' })));
+    let writes = 0;
+    for (const node of cmd.nodes('master')) {
+      const socket = (node as unknown as { stream: Record<string, (...a: unknown[]) => unknown> }).stream;
+      for (const k of ['_write', '_writev']) {
+        const f = socket[k]!.bind(socket);
+        socket[k] = (...a: unknown[]) => {
+          writes++;
+          return f(...a);
+        };
+      }
+    }
+    await Promise.all(rooms.map((r) => e.append({ room: r, from: 'u', text: 'x' })));
+    // 60 appends over 3 shards in one turn: one write per master (not 60).
+    expect(writes).toBeLessThanOrEqual(3);
+  });
+
   it('spreads rooms over the three shards and delivers each on its own shard channel', async () => {
     const a = await make();
     const b = await make();

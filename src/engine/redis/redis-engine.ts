@@ -18,6 +18,17 @@
  * gaps by itself. A heartbeat PING forces a reconnect of a connection that
  * stopped answering (a half-open TCP connection never closes by itself).
  * Requires Redis >= 6.2 (RESP3, exclusive stream ranges).
+ *
+ * Deployments (exactly one of url, sentinels, clusterNodes):
+ * - one Redis (`url`) and Sentinel (`sentinels` + `sentinelName`: ioredis
+ *   asks the sentinels for the primary and follows a switch) use the two
+ *   connections above with PUBLISH/SUBSCRIBE;
+ * - Redis Cluster (`clusterNodes`, Redis >= 7): one ioredis Cluster with
+ *   `shardedSubscribers`; scripts publish with SPUBLISH (publishCommand), the
+ *   bus SSUBSCRIBEs per room (bus.ts), each node connection is corked per
+ *   event-loop turn, a command to a failed primary is retried by ioredis for
+ *   about a second while the replica takes over, then answers UNAVAILABLE.
+ * With ackReplicas > 0 a write's reply waits for WAIT (acknowledged()).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Message } from '../../protocol/frames.js';
@@ -137,6 +148,24 @@ function isPermanentConnectError(err: unknown): boolean {
   return code === 'ENOTFOUND' || code === 'ECONNREFUSED';
 }
 
+/** A socket that can batch writes. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * The client's socket, if it can be corked. ioredis keeps it in an
+ * undocumented `stream` field: detected, not assumed, so an ioredis that
+ * moves it only loses the write coalescing.
+ */
+export function corkableStream(client: Redis): Corkable | null {
+  const stream: unknown = (client as unknown as { stream?: unknown }).stream;
+  if (typeof stream !== 'object' || stream === null) return null;
+  const s = stream as Partial<Corkable>;
+  return typeof s.cork === 'function' && typeof s.uncork === 'function' ? (stream as Corkable) : null;
+}
+
 /**
  * Coalesces the commands written in one event-loop turn into one socket
  * write: the first command of a turn corks the socket, a setImmediate
@@ -144,7 +173,7 @@ function isPermanentConnectError(err: unknown): boolean {
  * of presence updates instead of one write per command) without building a
  * Pipeline object per flush, which cost more than it saved at chat rates.
  */
-function coalesceWrites(client: Redis): void {
+export function coalesceWrites(client: Redis, socketOf: (client: Redis) => Corkable | null = corkableStream): void {
   const send = client.sendCommand.bind(client);
   let corked: { uncork(): void } | null = null;
   const flush = (): void => {
@@ -154,7 +183,8 @@ function coalesceWrites(client: Redis): void {
   };
   client.sendCommand = (command, stream) => {
     if (corked === null && client.status === 'ready') {
-      const socket = (client as unknown as { stream?: { cork(): void; uncork(): void } }).stream;
+      // Without a corkable socket (another ioredis, a wrapper) commands are written one by one: slower, same result.
+      const socket = socketOf(client);
       if (socket) {
         socket.cork();
         corked = socket;
@@ -321,7 +351,7 @@ export class RedisEngine implements Engine {
     );
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
-    this.memberships = new RedisMembershipStore(this.cmd);
+    this.memberships = new RedisMembershipStore(this.cmd, this.touchFailed);
     this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {
       historyMax: this.options.historyMax,
       publishCommand: () => this.publishCommand,
@@ -415,6 +445,7 @@ export class RedisEngine implements Engine {
   private async doClose(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
+    this.memberships.close();
     const lifecycle = this.presence as PresenceStore & PresenceLifecycle;
     if (this.presenceStarted && typeof lifecycle.stop === 'function') {
       try {
@@ -499,7 +530,7 @@ export class RedisEngine implements Engine {
         draft.from,
       );
       // The directory time goes out in the same write (another slot, so not in the script).
-      this.memberships.touch(draft.room, Date.now())?.catch(this.touchFailed);
+      this.memberships.touch(draft.room, Date.now());
       reply = await appended;
     } catch (err) {
       throw toEngineError(err);
