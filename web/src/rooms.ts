@@ -341,7 +341,7 @@ export class Rooms {
     this.renderRooms();
     if (room === this.state.active) {
       this.renderHeader();
-      this.deps.messages.renderRemoved();
+      this.deps.messages.composer.renderRemoved();
       this.deps.messages.render('keep');
     } else {
       this.deps.shell.toast(

@@ -28,6 +28,8 @@ import type { WebhookQueue } from '../webhook-queue.js';
 import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
 import { MemoryWebhookQueue } from './memory-webhooks.js';
+import { MemoryNodeDirectory } from './memory-nodes.js';
+import type { NodeDirectory } from '../node-directory.js';
 
 interface RoomLog {
   entries: Message[];
@@ -66,6 +68,7 @@ export class MemoryEngine implements Engine {
   readonly lifecycle: MemoryLifecycleStore;
   readonly moderation: ModerationStore = new MemoryModerationStore();
   readonly webhooks: WebhookQueue = new MemoryWebhookQueue();
+  readonly nodes: NodeDirectory = new MemoryNodeDirectory();
   /** Room logs in order of last append, least recently active first (the eviction order). */
   private readonly logs = new Map<string, RoomLog>();
   /** Messages held across all rooms (bounded by options.maxStoredMessages). */
