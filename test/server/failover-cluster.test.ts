@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Message } from '../../src/protocol/frames.js';
+import { compareMessageIds } from '../../src/protocol/ids.js';
 import { sleep } from '../support/ports.js';
 import { startRedisCluster, type RedisClusterProcess } from '../support/redis-cluster.js';
 import { startNode, type RunningNode } from '../support/server.js';
