@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import type { SystemKind } from './lib/clients.js';
+import { isParley, type SystemKind } from './lib/clients.js';
 import {
   BENCH_DIST,
   REPO_ROOT,
@@ -64,9 +64,9 @@ interface Options {
 }
 
 const HELP = `npm run bench -- [options]
-  --quick                 small load, each system once, asserts no loss/dup (< 30 s)
+  --quick                 small load, each system once, asserts no loss/dup/reorder (< 30 s)
   --runs N                runs of the main load per system, interleaved; medians reported (default 1)
-  --systems a,b           parley,socketio,relay (default all three)
+  --systems a,b           parley,socketio,relay,parleysio (default: the first three)
   --connections N         default 2000 (split over both nodes)
   --rooms N               default 50 (members per room = connections / rooms)
   --rate N                messages per second per room (default 10)
@@ -127,7 +127,8 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
         break;
       case '--systems':
         o.systems = (v() ?? '').split(',').map((s) => {
-          if (s !== 'parley' && s !== 'socketio' && s !== 'relay') throw new Error(`unknown system ${s}`);
+          if (s !== 'parley' && s !== 'socketio' && s !== 'relay' && s !== 'parleysio')
+            throw new Error(`unknown system ${s}`);
           return s;
         });
         break;
@@ -321,7 +322,7 @@ function parleyEnv(o: Options): Record<string, string> {
 
 /** What a node of `kind` is pointed at: the deployment's environment for Parley, its one URL for the peers. */
 function redisFor(kind: SystemKind, redis: BenchRedis): string | Record<string, string> {
-  return kind === 'parley' ? redis.env : redis.url;
+  return isParley(kind) ? redis.env : redis.url;
 }
 
 interface MainRun {
@@ -355,7 +356,7 @@ async function mainRun(
   profileDir: string | null = null,
 ): Promise<MainRun> {
   await redis.command('FLUSHALL');
-  const nodes = await startCluster(kind, 2, redisFor(kind, redis), kind === 'parley' ? parleyEnv(o) : {});
+  const nodes = await startCluster(kind, 2, redisFor(kind, redis), isParley(kind) ? parleyEnv(o) : {});
   let c0: CpuSample | null = null;
   let c1: CpuSample | null = null;
   const profiling: Promise<unknown>[] = [];
@@ -794,9 +795,10 @@ async function main(): Promise<void> {
         for (const k of systems) {
           const s = by(k);
           if (!s) failures.push(`${SYSTEMS[k].label}: did not run`);
-          else if (s.lost > 0 || s.duplicates > 0 || s.sendErrors > 0 || s.deliveredPerSec <= 0) {
+          else if (s.lost > 0 || s.duplicates > 0 || s.sendErrors > 0 || s.deliveredPerSec <= 0 || !s.orderOk) {
             failures.push(
-              `${SYSTEMS[k].label}: lost ${s.lost}, duplicates ${s.duplicates}, send errors ${s.sendErrors}`,
+              `${SYSTEMS[k].label}: lost ${s.lost}, duplicates ${s.duplicates}, send errors ${s.sendErrors}, ` +
+                `order ${s.orderOk ? 'ok' : `BAD in ${s.roomsOutOfOrder} rooms`}`,
             );
           }
         }
@@ -1019,7 +1021,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (o.quick)
-    console.log(`bench quick: all ${systems.length} systems ran and delivered every message (no loss, no duplicates)`);
+    console.log(
+      `bench quick: all ${systems.length} systems ran and delivered every message (no loss, no duplicates, one order per room)`,
+    );
 }
 
 main().catch((e: unknown) => {

@@ -50,6 +50,9 @@ export const LIMIT_KINDS = [
 /** Lifecycle-store calls that are timed (as `op="lifecycle.<method>"`). */
 const LIFECYCLE_OPS = new Set(['change', 'get', 'deletedAfter']);
 
+/** Membership-store calls that are timed (not the engine-internal directory writes of every append). */
+const MEMBERSHIP_OPS = new Set(['join', 'addMembers', 'forget', 'read', 'rooms', 'directory']);
+
 /** Engine calls that are timed (the storage and bus operations the features make). */
 const ENGINE_OPS = new Set([
   'append',
@@ -292,7 +295,7 @@ function timed<T extends object>(
 /**
  * Returns the engine with every storage call timed into
  * `parley_engine_command_seconds{engine,op}` (presence-store calls as
- * `op="presence.<method>"`) and failures counted in
+ * `op="presence.<method>"`, membership-store calls as `op="memberships.<method>"`) and failures counted in
  * `parley_engine_command_errors_total`. Behaviour is unchanged: same
  * results, same errors, same `this`.
  *
@@ -303,5 +306,6 @@ function timed<T extends object>(
 export function instrumentEngine<E extends Engine>(engine: E, metrics: Metrics): E {
   const presence = timed(engine.presence, engine.kind, 'presence.', (name) => !PRESENCE_SKIP.has(name), metrics);
   const lifecycle = timed(engine.lifecycle, engine.kind, 'lifecycle.', (name) => LIFECYCLE_OPS.has(name), metrics);
-  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence, lifecycle });
+  const memberships = timed(engine.memberships, engine.kind, 'memberships.', (n) => MEMBERSHIP_OPS.has(n), metrics);
+  return timed(engine, engine.kind, '', (name) => ENGINE_OPS.has(name), metrics, { presence, lifecycle, memberships });
 }

@@ -8,7 +8,12 @@
  */
 import { connectRaw, type RawWs } from './rawws.js';
 
-export type SystemKind = 'parley' | 'relay' | 'socketio';
+export type SystemKind = 'parley' | 'relay' | 'socketio' | 'parleysio';
+
+/** Parley itself, over /ws or over /socket.io/ (Parley-shaped events with acks). */
+export function isParley(kind: SystemKind): boolean {
+  return kind === 'parley' || kind === 'parleysio';
+}
 
 export interface ReplyError {
   code: string;
@@ -43,7 +48,8 @@ export interface BenchClient {
 
 /** Request path of the WebSocket upgrade (dev-mode identity in the query). */
 export function clientPath(kind: SystemKind, user: string): string {
-  if (kind === 'socketio') return `/socket.io/?EIO=4&transport=websocket&user=${encodeURIComponent(user)}`;
+  if (kind === 'socketio' || kind === 'parleysio')
+    return `/socket.io/?EIO=4&transport=websocket&user=${encodeURIComponent(user)}`;
   return `/ws?user=${encodeURIComponent(user)}&name=${encodeURIComponent(user)}`;
 }
 
@@ -185,7 +191,14 @@ class SocketIoClient implements BenchClient {
     }
   }
 
-  constructor(readonly user: string) {
+  /**
+   * @param parleyShape Parley's Socket.IO events (`join {room}`, `send {room, text}`, `message {room, message}`)
+   *   instead of the Socket.IO peer's (`join room`, `send room text`, `message {room, text}`).
+   */
+  constructor(
+    readonly user: string,
+    private readonly parleyShape = false,
+  ) {
     this.connected = new Promise((r) => (this.markConnected = r));
   }
 
@@ -210,7 +223,7 @@ class SocketIoClient implements BenchClient {
     if (eio !== 0x34 /* 4 message */) return;
     const sio = text.charCodeAt(1);
     if (sio === 0x32 /* 2 event */) {
-      if (text.startsWith(SIO_MESSAGE_PREFIX) && this.onMessage) {
+      if (!this.parleyShape && text.startsWith(SIO_MESSAGE_PREFIX) && this.onMessage) {
         const fast = scanMessage(text);
         if (fast) {
           this.onMessage(fast.room, fast.text, '');
@@ -220,8 +233,13 @@ class SocketIoClient implements BenchClient {
       const start = text.indexOf('[');
       const arr = JSON.parse(text.slice(start)) as [string, ...unknown[]];
       if (arr[0] === 'message') {
-        const m = arr[1] as { room: string; text: string };
-        this.onMessage?.(m.room, m.text, '');
+        if (this.parleyShape) {
+          const m = arr[1] as { room: string; message: { id: string; text: string } };
+          this.onMessage?.(m.room, m.message.text, m.message.id);
+        } else {
+          const m = arr[1] as { room: string; text: string };
+          this.onMessage?.(m.room, m.text, '');
+        }
       } else {
         this.onOther?.({ type: arr[0], args: arr.slice(1) });
       }
@@ -251,15 +269,15 @@ class SocketIoClient implements BenchClient {
   }
 
   join(room: string): Promise<Reply> {
-    return this.emit('join', room);
+    return this.parleyShape ? this.emit('join', { room }) : this.emit('join', room);
   }
 
   leave(room: string): Promise<Reply> {
-    return this.emit('leave', room);
+    return this.parleyShape ? this.emit('leave', { room }) : this.emit('leave', room);
   }
 
   send(room: string, text: string): Promise<Reply> {
-    return this.emit('send', room, text);
+    return this.parleyShape ? this.emit('send', { room, text }) : this.emit('send', room, text);
   }
 
   request(): Promise<Reply> {
@@ -282,7 +300,10 @@ export async function connectClient(
   user: string,
   timeoutMs = 10_000,
 ): Promise<BenchClient> {
-  const c = kind === 'socketio' ? new SocketIoClient(user) : new ParleyClient(user);
+  const c =
+    kind === 'socketio' || kind === 'parleysio'
+      ? new SocketIoClient(user, kind === 'parleysio')
+      : new ParleyClient(user);
   c.ws = await connectRaw(port, clientPath(kind, user), timeoutMs, {
     onText: (t) => c.handle(t),
     onClose: (code) => c.closed(code),

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { SystemKind } from './clients.js';
+import { isParley, type SystemKind } from './clients.js';
 import { freePort, spawnTracked, stopChild, killChild, waitHttpOk, treeCpu } from './proc.js';
 
 /** dist/bench (where the compiled bench runs from). */
@@ -32,6 +32,13 @@ export const SYSTEMS: Record<SystemKind, SystemDef> = {
       // 2,000 bench connections come from one IP; the per-IP cap (1,000 per node) would refuse them.
       PARLEY_MAX_CONNECTIONS_PER_IP: '100000',
     },
+  },
+  parleysio: {
+    kind: 'parleysio',
+    label: 'Parley via socket.io-client',
+    script: process.env.BENCH_PARLEY_MAIN ?? resolve(REPO_ROOT, 'dist/server/main.js'),
+    nodeArgs: ['--single-threaded-gc'],
+    env: { LOG_LEVEL: 'warn', PARLEY_MAX_CONNECTIONS_PER_IP: '100000' },
   },
   socketio: { kind: 'socketio', label: 'Socket.IO', script: resolve(BENCH_DIST, 'peers/socketio.js'), env: {} },
   relay: { kind: 'relay', label: 'relay', script: resolve(BENCH_DIST, 'peers/relay.js'), env: {} },
@@ -157,7 +164,7 @@ export async function startNode(
   );
   const node = new ServerNode(kind, port, child);
   try {
-    await waitHttpOk(`http://127.0.0.1:${port}/${kind === 'parley' ? 'readyz' : 'healthz'}`, 20_000, child);
+    await waitHttpOk(`http://127.0.0.1:${port}/${isParley(kind) ? 'readyz' : 'healthz'}`, 20_000, child);
   } catch (e) {
     await node.kill();
     throw new Error(`${def.label} node did not start: ${(e as Error).message}\n${node.log}`, { cause: e });

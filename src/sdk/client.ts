@@ -21,13 +21,13 @@ import type {
   PresenceResult,
   RoomEntry,
 } from '../protocol/frames.js';
-import type { ErrorCode } from '../protocol/codes.js';
 import { isValidId } from '../protocol/ids.js';
 import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ParleyClientError } from './errors.js';
 import { RequestQueue } from './requests.js';
-import { RoomSet, type RoomFrame } from './rooms.js';
+import { dispatchFrame, type InboundSink } from './inbound.js';
+import { RoomSet } from './rooms.js';
 import type {
   ClientEvents,
   ClientOptions,
@@ -37,7 +37,6 @@ import type {
   JoinOptions,
   LeaveOptions,
   ModerationOptions,
-  PresenceChange,
   RequestOptions,
   SendOptions,
   UnreadInfo,
@@ -83,7 +82,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.opts = { ...options };
     this.conn = new Connection(this.opts, {
       opened: () => this.onOpened(),
-      frame: (raw) => this.onFrame(raw),
+      frame: (raw) => dispatchFrame(raw, this.inbound),
       dropped: () => {
         this.queue.dropInflight();
         this.roomSet.onDropped();
@@ -621,70 +620,23 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.queue.pump();
   }
 
-  private onFrame(raw: unknown): void {
-    if (typeof raw !== 'string') return;
-    let frame: Record<string, unknown>;
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      if (typeof parsed !== 'object' || parsed === null) return;
-      frame = parsed as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    switch (frame.type) {
-      case 'reply':
-        this.queue.onReply(frame);
-        return;
-      case 'message':
-      case 'edited': {
-        const m = frame.message as Message | undefined;
-        if (!m || typeof m.id !== 'string') return;
-        this.roomSet.onEvent(m.room ?? (frame.room as string), { type: frame.type, message: m });
-        return;
+  /** Where decoded server frames go. */
+  private readonly inbound: InboundSink = {
+    reply: (frame) => this.queue.onReply(frame),
+    roomEvent: (room, frame) => this.roomSet.onEvent(room, frame),
+    read: (change) => {
+      if (change.user === this.userId) {
+        this.reads.onRead(change.room, change.messageId, this.messages(change.room), change.user);
       }
-      case 'deleted':
-      case 'reaction':
-        if (typeof frame.room !== 'string' || typeof frame.messageId !== 'string') return;
-        this.roomSet.onEvent(frame.room, frame as unknown as RoomFrame);
-        return;
-      case 'read': {
-        const change = { room: frame.room as string, user: frame.user as string, messageId: frame.messageId as string };
-        if (change.user === this.userId)
-          this.reads.onRead(change.room, change.messageId, this.messages(change.room), change.user);
-        this.emit('read', change);
-        return;
-      }
-      case 'removed': {
-        const room = frame.room as string;
-        const reason = typeof frame.reason === 'string' ? frame.reason : 'removed';
-        const err = new ParleyClientError('FORBIDDEN', `removed from "${room}" (${reason})`, { fromServer: true });
-        if (this.roomSet.drop(room, err)) this.queue.failRoom(room, () => err);
-        this.emit('removed', { room, reason });
-        return;
-      }
-      case 'presence': {
-        const change: PresenceChange = {
-          event: frame.event as PresenceChange['event'],
-          member: frame.member as PresenceEntry,
-        };
-        if (typeof frame.room === 'string') change.room = frame.room;
-        this.emit('presence', change);
-        return;
-      }
-      case 'typing':
-        this.emit('typing', { room: frame.room as string, user: frame.user as string });
-        return;
-      case 'error': {
-        const body = (frame.error ?? {}) as { code?: ErrorCode; message?: string };
-        this.emit(
-          'error',
-          new ParleyClientError(body.code ?? 'INTERNAL', body.message ?? 'server error', { fromServer: true }),
-          {},
-        );
-        return;
-      }
-      default:
-        return;
-    }
-  }
+      this.emit('read', change);
+    },
+    removed: ({ room, reason }) => {
+      const err = new ParleyClientError('FORBIDDEN', `removed from "${room}" (${reason})`, { fromServer: true });
+      if (this.roomSet.drop(room, err)) this.queue.failRoom(room, () => err);
+      this.emit('removed', { room, reason });
+    },
+    presence: (change) => this.emit('presence', change),
+    typing: (change) => this.emit('typing', change),
+    error: (err) => this.emit('error', err, {}),
+  };
 }

@@ -16,8 +16,39 @@ interface FrameOptions {
   readOnly: boolean;
   rsv1: boolean;
 }
-// ws exports its Sender (lib/sender.js) but @types/ws does not describe it.
-const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
+type SenderFrame = (data: Buffer, options: FrameOptions) => Buffer[];
+
+// ws exports its Sender (lib/sender.js) but @types/ws does not describe it: detected, not assumed.
+const senderFrame: SenderFrame | null = (() => {
+  const sender = (wsModule as unknown as { Sender?: { frame?: unknown } }).Sender;
+  return typeof sender?.frame === 'function' ? (sender.frame.bind(sender) as SenderFrame) : null;
+})();
+
+/**
+ * RFC 6455 framing of one unmasked, uncompressed, final text frame (server
+ * to client): the fallback when `ws`'s Sender.frame is not there.
+ *
+ * @example
+ * const [header, payload] = encodeTextFrame(Buffer.from('hello'));
+ */
+export function encodeTextFrame(data: Buffer): Buffer[] {
+  const len = data.length;
+  let header: Buffer;
+  if (len < 126) {
+    header = Buffer.from([0x81, len]);
+  } else if (len < 65536) {
+    header = Buffer.alloc(4);
+    header[0] = 0x81;
+    header[1] = 126;
+    header.writeUInt16BE(len, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = 0x81;
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(len), 2);
+  }
+  return [header, data];
+}
 
 /**
  * Frames `data` as one unmasked, uncompressed WebSocket text frame (as its
@@ -27,7 +58,8 @@ const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, option
  * const parts = wsTextFrame(Buffer.from('hello'));
  */
 export function wsTextFrame(data: Buffer): Buffer[] {
-  return Sender.frame(data, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
+  if (senderFrame === null) return encodeTextFrame(data);
+  return senderFrame(data, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
 }
 
 class Prepared implements PreparedFrame {

@@ -37,14 +37,18 @@ const TEXT = { binary: false };
  * The Conn of a ws socket. A class (not an object literal with a getter per
  * connection) so the per-delivery property reads stay monomorphic.
  */
-class WsConn implements Conn {
+export class WsConn implements Conn {
   // ws keeps its socket private; a prepared frame is written to it directly
   // (one write per member, no per-member framing). Safe because compression is
   // off, so ws's sender never holds frames back that this write could overtake.
+  // Null (not found, or compression negotiated): every frame goes through ws.send.
   private readonly socket: Duplex | null;
 
-  constructor(private readonly ws: WebSocket) {
-    this.socket = (ws as unknown as { _socket: Duplex | null })._socket;
+  constructor(
+    private readonly ws: WebSocket,
+    socket: Duplex | null = rawSocketOf(ws),
+  ) {
+    this.socket = socket;
   }
 
   send(data: Buffer | string): void {
@@ -68,6 +72,20 @@ class WsConn implements Conn {
     // Without compression ws queues nothing itself: the socket's queue is all of it.
     return this.socket !== null ? this.socket.writableLength : this.ws.bufferedAmount;
   }
+}
+
+/**
+ * The socket under a `ws` WebSocket, for direct writes of prepared frames:
+ * `ws` keeps it in the private `_socket`, so it is detected, not assumed.
+ * Null when it is missing or not a writable stream, or when an extension
+ * (compression) is in use: then ws.send is the (slower, equally correct) path.
+ */
+export function rawSocketOf(ws: WebSocket): Duplex | null {
+  if (ws.extensions !== '') return null;
+  const raw: unknown = (ws as unknown as { _socket?: unknown })._socket;
+  if (typeof raw !== 'object' || raw === null) return null;
+  const d = raw as Partial<Duplex>;
+  return typeof d.write === 'function' && typeof d.writableLength === 'number' ? (raw as Duplex) : null;
 }
 
 /** The client's address; behind a trusted proxy, the last `X-Forwarded-For` entry (the one the proxy added). */

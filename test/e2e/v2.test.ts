@@ -226,6 +226,30 @@ describe('web page v2 in chromium', { timeout: 90_000 }, () => {
     expect(pageErrors(bob)).toEqual([]);
   });
 
+  it('dev sign-in takes names in any script; two people with one name stay two; a reload stays the same person', async () => {
+    const li1 = await openPage(await context(), nodeA.url);
+    await signIn(li1, '李雷');
+    const li2 = await openPage(await context(), nodeB.url);
+    await signIn(li2, '李雷');
+    const eleni = await openPage(await context(), nodeA.url);
+    await signIn(eleni, 'Ελένη');
+    const people = eleni.locator('#people .person'); // online and offline: a new id would add one
+    await waitFor(
+      async () => (await eleni.locator('#people .person[data-name="李雷"]').count()) === 2,
+      10_000,
+      'two 李雷',
+    );
+    await eleni.waitForSelector('#people .person[data-name="Ελένη"] >> text=(you)');
+    await li1.reload();
+    await li1.waitForSelector('#composer-input');
+    await li1.waitForSelector('#me >> text=李雷');
+    await sendMessage(li1, '你好');
+    await row(eleni, '你好').waitFor();
+    expect(await people.count()).toBe(3);
+    await shot(eleni, '30-names-any-script');
+    expect(await eleni.locator('#app').innerText()).not.toMatch(/\bu-[0-9a-f]{16}\b/);
+  });
+
   it('a moderator deletes, mutes and bans; the banned user sees why; the topic shows in the header', async () => {
     const res = await fetch(`${nodeA.url}/api/rooms/townhall/settings`, {
       method: 'PUT',

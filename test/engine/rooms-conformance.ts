@@ -7,6 +7,7 @@ import type { Engine, EngineOptions } from '../../src/engine/engine.js';
 import { ParleyError } from '../../src/protocol/errors.js';
 import { UNREAD_CAP, type Message } from '../../src/protocol/frames.js';
 import { compareMessageIds } from '../../src/protocol/ids.js';
+import { waitFor } from '../support/ports.js';
 import type { EngineFactory } from './conformance.js';
 
 let seq = 0;
@@ -215,6 +216,21 @@ export function roomsConformance(name: string, factory: EngineFactory): void {
       expect(none).toEqual([]);
       const dms = await e.memberships.directory({ prefixes: ['dm:'], accept: (r) => r.startsWith('dm:'), limit: 100 });
       expect(dms).toEqual([]);
+    });
+
+    it('moves a busy room to the front of the directory soon after its newest message', async () => {
+      const e = await make();
+      const p = uniq('busy');
+      const mine = (room: string): boolean => room.startsWith(p);
+      await e.append({ room: `${p}-a`, from: 'u', text: '1' });
+      await new Promise((res) => setTimeout(res, 5));
+      await e.append({ room: `${p}-b`, from: 'u', text: '1' });
+      await new Promise((res) => setTimeout(res, 5));
+      await e.append({ room: `${p}-a`, from: 'u', text: '2' }); // a later message: a may be written a little later
+      const top = async (): Promise<string | undefined> =>
+        (await e.memberships.directory({ prefixes: null, accept: mine, limit: 1 }))[0]?.room;
+      await waitFor(async () => (await top()) === `${p}-a`, 3000);
+      expect((await e.memberships.directory({ prefixes: [p], accept: mine, limit: 1 }))[0]?.room).toBe(`${p}-a`);
     });
 
     if (factory.multiNode) {

@@ -39,7 +39,11 @@ describe('Socket.IO clients on SIGTERM', () => {
         const code = await node.terminate();
         expect(code, node.output()).toBe(0);
         await sio.until(() => sio.disconnects.length > 0, 10_000, 'disconnect');
-        expect(sio.events.find((f) => f.type === 'closing')).toMatchObject({ code: 1001 });
+        // The `closing` notice rides the websocket; a polling client between two polls may not get it
+        // (the HTTP server stops taking requests first), but it reconnects all the same.
+        if (transport === 'websocket') {
+          expect(sio.events.find((f) => f.type === 'closing')).toMatchObject({ code: 1001 });
+        }
         // Not "io server disconnect": socket.io-client keeps reconnecting on its own.
         expect(sio.disconnects[0]).toMatch(/^transport (close|error)$/);
         expect(sio.socket.active).toBe(true);

@@ -85,7 +85,7 @@ function openChat(session: Session, client: ParleyClient): void {
     client.on('reset', (info) => messages.onReset(info.room)),
     client.on('state', (s) => {
       banner.show(s);
-      if (s.state === 'connected') messages.onConnected();
+      if (s.state === 'connected') messages.composer.onConnected();
       status.render();
       rooms.renderHeader();
     }),

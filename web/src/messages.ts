@@ -3,19 +3,18 @@
  * through history, the composer with its pending (unconfirmed) messages, and
  * the typing line.
  */
-import { ParleyClientError, compareMessageIds, type Message } from '../../src/sdk/index.js';
+import { compareMessageIds, type Message } from '../../src/sdk/index.js';
+import { Composer } from './composer.js';
 import { h, icon, replace } from './dom.js';
 import { dayOf, sameDay, typingText } from './format.js';
-import { snippet } from './markup.js';
 import { MessageActions } from './message-actions.js';
 import { messageRow } from './message-row.js';
-import { params, type ChatState, type Pending, type RoomView } from './state.js';
+import { params, type ChatState, type RoomView } from './state.js';
 
 const PAGE_SIZE = Math.min(200, Math.max(5, Number(params.get('page') ?? 50)));
 /** Messages of one sender closer together than this share one header. */
 const GROUP_GAP_MS = 5 * 60_000;
 const TYPING_SHOW_MS = 4000;
-const MAX_TEXT = 4000;
 
 const LONG_PRESS_MS = 500;
 
@@ -33,27 +32,10 @@ export class Messages {
   private readonly edge = h('div', { className: 'history-edge', id: 'history-edge' });
   private readonly newPill: HTMLButtonElement;
   private readonly typingLine = h('div', { id: 'typing', className: 'typing', 'aria-live': 'polite' });
-  private readonly input = h('textarea', {
-    id: 'composer-input',
-    rows: 1,
-    maxlength: MAX_TEXT,
-    placeholder: 'Message',
-    'aria-label': 'Message',
-    enterkeyhint: 'send',
-  });
-  private readonly composer: HTMLFormElement;
-  private readonly replyBar = h('div', { className: 'reply-bar', id: 'reply-bar', hidden: true });
-  private readonly removedNote = h('div', {
-    className: 'removed-note',
-    id: 'removed-note',
-    role: 'alert',
-    hidden: true,
-  });
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private pressTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The message the composer answers. */
-  private replying: Message | null = null;
   readonly actions: MessageActions;
+  readonly composer: Composer;
 
   constructor(
     private readonly state: ChatState,
@@ -65,9 +47,13 @@ export class Messages {
       h('div', { className: 'messages-inner' }, this.edge, this.list),
     );
     this.box.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    this.composer = new Composer(state, {
+      render: (mode) => this.render(mode),
+      merge: (view, messages) => void this.merge(view, messages),
+    });
     this.actions = new MessageActions(state, {
       rerender: () => this.render('keep'),
-      setReply: (m) => this.setReply(m),
+      setReply: (m) => this.composer.setReply(m),
       scrollTo: (id) => void this.scrollToMessage(id),
       toast: (text) => deps.toast(text),
     });
@@ -96,29 +82,6 @@ export class Messages {
       'New messages',
     );
     this.newPill.addEventListener('click', () => this.scrollToBottom());
-    this.input.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Escape' && this.replying) {
-        ev.preventDefault();
-        this.setReply(null);
-      } else if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-        ev.preventDefault();
-        void this.sendFromComposer();
-      }
-    });
-    this.input.addEventListener('input', () => {
-      this.autosize();
-      if (this.input.value.trim()) void state.client.typing(state.active);
-    });
-    const send = h(
-      'button',
-      { id: 'composer-send', className: 'send-btn', type: 'submit', 'aria-label': 'Send', title: 'Send (Enter)' },
-      icon('send', 18),
-    );
-    this.composer = h('form', { className: 'composer', id: 'composer' }, this.input, send);
-    this.composer.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      void this.sendFromComposer();
-    });
   }
 
   /** The chat column below `head`. */
@@ -126,66 +89,16 @@ export class Messages {
     return [
       h('div', { className: 'messages-wrap' }, this.box, this.newPill),
       this.typingLine,
-      this.replyBar,
-      this.removedNote,
-      this.composer,
+      ...this.composer.parts(),
     ];
   }
 
   /** Shows the room that just became the open one. */
   show(name: string): void {
-    const peer = this.state.dmPeer(name);
-    this.input.placeholder = peer ? `Message ${this.state.roomLabel(name)}` : `Message #${name}`;
     this.actions.editing = null;
-    this.setReply(null);
+    this.composer.show(name);
     this.render('bottom');
     this.renderTyping();
-    this.renderRemoved();
-  }
-
-  /** The notice that replaces the composer when the server took me out of the open room. */
-  renderRemoved(): void {
-    const view = this.state.view;
-    const removed = view?.removed ?? '';
-    this.composer.hidden = removed !== '';
-    this.removedNote.hidden = removed === '';
-    if (removed && view) {
-      const label = this.state.roomLabel(view.name);
-      this.removedNote.textContent =
-        removed === 'banned'
-          ? `You were banned from #${label} by a moderator. You can read what was said before, but not take part.`
-          : `You were removed from #${label} (${removed}).`;
-    }
-  }
-
-  /** Sets the message the composer answers (the quoted preview above it), or clears it. */
-  setReply(m: Message | null): void {
-    this.replying = m;
-    const bar = this.replyBar;
-    if (!m) {
-      bar.hidden = true;
-      bar.replaceChildren();
-      return;
-    }
-    const cancel = h(
-      'button',
-      { type: 'button', className: 'icon-btn', 'aria-label': 'Cancel reply', id: 'reply-cancel' },
-      icon('close', 16),
-    );
-    cancel.addEventListener('click', () => this.setReply(null));
-    replace(
-      bar,
-      h(
-        'div',
-        { className: 'reply-preview' },
-        h('span', { className: 'muted small' }, 'Replying to '),
-        h('strong', { className: 'small' }, m.name ?? this.state.nameOf(m.from)),
-        h('div', { className: 'quote-text' }, m.deleted ? 'This message was deleted' : snippet(m.text, 120)),
-      ),
-      cancel,
-    );
-    bar.hidden = false;
-    this.input.focus();
   }
 
   /** Scrolls to a message of the open room (loading older pages until it is there) and flashes it. */
@@ -221,7 +134,7 @@ export class Messages {
       if (action === 'discard') view.pending.delete(p.clientMsgId);
       else delete p.failed;
       this.render('keep');
-      if (action === 'retry') void this.deliver(view, p);
+      if (action === 'retry') void this.composer.deliver(view, p);
       return;
     }
     const m = view.messages.find((x) => x.id === row.dataset.id);
@@ -230,7 +143,7 @@ export class Messages {
 
   /** Focuses the composer, on wide screens only (on phones it would pop the keyboard over the room). */
   focus(): void {
-    if (matchMedia('(min-width: 721px)').matches) this.input.focus();
+    if (matchMedia('(min-width: 721px)').matches) this.composer.input.focus();
   }
 
   // ---- history --------------------------------------------------------------
@@ -357,7 +270,7 @@ export class Messages {
     const i = view.messages.findIndex((x) => x.id === m.id);
     if (i < 0) return;
     view.messages[i] = m;
-    if (this.replying?.id === m.id) this.setReply(m.deleted ? null : m);
+    if (this.composer.replyingTo?.id === m.id) this.composer.setReply(m.deleted ? null : m);
     if (this.actions.editing?.id === m.id && m.deleted) this.actions.editing = null;
     if (m.room === this.state.active) this.render('keep');
   }
@@ -379,66 +292,6 @@ export class Messages {
     view.hasMore = true;
     view.loaded = false;
     if (room === this.state.active) void this.loadLatest(view);
-  }
-
-  /**
-   * Back online: sends again what failed (same clientMsgId, so the server
-   * stores each message once). Messages still pending are in the SDK's queue
-   * and go out by themselves.
-   */
-  onConnected(): void {
-    for (const view of this.state.rooms.values()) {
-      for (const p of view.pending.values()) {
-        if (!p.failed) continue;
-        delete p.failed;
-        void this.deliver(view, p);
-      }
-    }
-  }
-
-  // ---- sending ----------------------------------------------------------------
-
-  private async sendFromComposer(): Promise<void> {
-    const text = this.input.value.trim();
-    if (!text) return;
-    const view = this.state.view;
-    if (!view) return;
-    this.input.value = '';
-    this.autosize();
-    const pending: Pending = { clientMsgId: randomKey(), text, ts: Date.now() };
-    if (this.replying && this.replying.room === view.name) pending.replyTo = this.replying.id;
-    this.setReply(null);
-    view.pending.set(pending.clientMsgId, pending);
-    this.render('bottom');
-    await this.deliver(view, pending);
-  }
-
-  private async deliver(view: RoomView, pending: Pending): Promise<void> {
-    try {
-      const options: { clientMsgId: string; replyTo?: string } = { clientMsgId: pending.clientMsgId };
-      if (pending.replyTo) options.replyTo = pending.replyTo;
-      const message = await this.state.client.send(view.name, pending.text, options);
-      view.pending.delete(pending.clientMsgId);
-      this.merge(view, [message]);
-    } catch (err) {
-      if (!view.pending.has(pending.clientMsgId)) return;
-      const code = err instanceof ParleyClientError ? err.code : '';
-      pending.failed =
-        code === 'RATE_LIMITED'
-          ? 'Slow down a little'
-          : code === 'TOO_LARGE'
-            ? 'Too long'
-            : code === 'FORBIDDEN'
-              ? 'You may not send here (muted?)'
-              : (err as Error).message || 'Not sent';
-    }
-    if (view.name === this.state.active) this.render('keep');
-  }
-
-  private autosize(): void {
-    const input = this.input;
-    input.style.height = 'auto';
-    input.style.height = `${Math.min(160, input.scrollHeight)}px`;
   }
 
   // ---- rendering ----------------------------------------------------------------
@@ -576,11 +429,4 @@ export class Messages {
     const read = peerAfter || (marker !== undefined && compareMessageIds(marker, mine.id) >= 0);
     return read ? { id: mine.id, text: `Seen by ${this.state.nameOf(peer)}` } : null;
   }
-}
-
-/** A client message id, so a resend after a reconnect is not stored twice. */
-function randomKey(): string {
-  const bytes = new Uint8Array(12);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -14,9 +14,9 @@ import {
   type UnreadInfo,
 } from '../../src/sdk/index.js';
 import { avatar } from './avatar.js';
-import { confirmDialog, modal } from './dialog.js';
+import { showDirectory } from './browse.js';
+import { confirmDialog } from './dialog.js';
 import { h, icon, replace } from './dom.js';
-import { snippet } from './markup.js';
 import type { Messages } from './messages.js';
 import type { People } from './people.js';
 import type { Shell } from './shell.js';
@@ -83,7 +83,7 @@ export class Rooms {
       void this.joinFromForm();
     });
     const browse = h('button', { type: 'button', className: 'browse-btn', id: 'browse-rooms' }, 'Browse rooms');
-    browse.addEventListener('click', () => this.browse());
+    browse.addEventListener('click', () => showDirectory(this.state, (room) => void this.open(room, false)));
     const close = h(
       'button',
       { className: 'icon-btn only-mobile', type: 'button', 'aria-label': 'Close' },
@@ -291,79 +291,6 @@ export class Rooms {
     if (next && !next.joined) void this.join(next.name, false);
   }
 
-  /** The directory of rooms one may join, with a filter. */
-  private browse(): void {
-    const s = this.state;
-    const filter = h('input', {
-      id: 'browse-filter',
-      placeholder: 'Filter rooms',
-      autocomplete: 'off',
-      'aria-label': 'Filter rooms',
-    });
-    const results = h('ul', { className: 'browse-list', id: 'browse-list' });
-    const m = modal('Browse rooms', h('div', { className: 'modal-body' }, filter, results));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let seq = 0;
-    const load = async (): Promise<void> => {
-      const mine = ++seq;
-      replace(results, h('li', { className: 'muted' }, 'Loading…'));
-      try {
-        const prefix = filter.value.trim().replace(/^#/, '');
-        const rooms = await s.client.directory(prefix || undefined);
-        if (mine !== seq) return;
-        if (!rooms.length) {
-          replace(
-            results,
-            h('li', { className: 'muted' }, prefix ? `No room starts with “${prefix}”.` : 'No rooms yet.'),
-          );
-          return;
-        }
-        replace(
-          results,
-          ...rooms.map((r) => {
-            const member = s.rooms.has(r.room);
-            const btn = h(
-              'button',
-              { type: 'button', className: member ? 'ghost' : 'primary', 'data-room': r.room },
-              member ? 'Open' : 'Join',
-            );
-            btn.addEventListener('click', () => {
-              m.close();
-              void this.open(r.room, false);
-            });
-            return h(
-              'li',
-              { className: 'browse-item', 'data-room': r.room },
-              h(
-                'div',
-                { className: 'browse-text' },
-                h('strong', {}, `#${r.room}`),
-                h('span', { className: 'muted small' }, `${r.members} member${r.members === 1 ? '' : 's'}`),
-                r.lastMessage && !r.lastMessage.deleted
-                  ? h(
-                      'span',
-                      { className: 'muted small browse-last' },
-                      snippet(`${r.lastMessage.name ?? s.nameOf(r.lastMessage.from)}: ${r.lastMessage.text}`, 70),
-                    )
-                  : null,
-              ),
-              btn,
-            );
-          }),
-        );
-      } catch (err) {
-        if (mine === seq)
-          replace(results, h('li', { className: 'error-text' }, `Could not load rooms: ${(err as Error).message}`));
-      }
-    };
-    filter.addEventListener('input', () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => void load(), 200);
-    });
-    void load();
-    filter.focus();
-  }
-
   // ---- events ------------------------------------------------------------------
 
   /** A (re)join went through: fresh members, topic, read state, and the first page of messages if open. */
@@ -414,7 +341,7 @@ export class Rooms {
     this.renderRooms();
     if (room === this.state.active) {
       this.renderHeader();
-      this.deps.messages.renderRemoved();
+      this.deps.messages.composer.renderRemoved();
       this.deps.messages.render('keep');
     } else {
       this.deps.shell.toast(

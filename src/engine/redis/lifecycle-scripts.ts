@@ -10,8 +10,9 @@
  *
  * Storage (docs/redis.md): the message stream keeps each message as sent;
  * `state` holds the full current JSON of changed messages only; the change
- * log stream lists every applied change. A history page is the stream page
- * plus one HMGET of its ids (skipped when the room never had a change).
+ * log stream lists every applied change. A history page (lifecycle.ts, no
+ * script) is the stream page plus one HMGET of its ids (skipped when the room
+ * never had a change).
  */
 
 /**
@@ -138,21 +139,6 @@ for _, old in ipairs(redis.call('ZRANGEBYSCORE', cidx, '-inf', '(' .. fmsText, '
   redis.call('DEL', prefix .. 'rx:' .. old, prefix .. 'rxu:' .. old)
 end
 return {'OK', json, cid}
-`;
-
-/**
- * history: a page of the stream with the current state of its changed messages.
- *
- * KEYS[1] log stream, [2] state hash. ARGV[1] XREVRANGE end, [2] COUNT.
- * Returns {entries} (newest first), plus, when the room has changed messages,
- * the HMGET of the entries' ids (false = unchanged).
- */
-export const HISTORY_LUA = String.raw`
-local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', ARGV[2])
-if #entries == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return {entries} end
-local ids = {}
-for i, e in ipairs(entries) do ids[i] = e[1] end
-return {entries, redis.call('HMGET', KEYS[2], unpack(ids))}
 `;
 
 /**

@@ -16,7 +16,7 @@ import {
   type ChangeResult,
   type MessageLifecycleStore,
 } from '../lifecycle-store.js';
-import { toEngineError, type RedisCommands } from './client.js';
+import { call, run, toEngineError, type RedisCommands } from './client.js';
 import type { RoomNamesCache } from './keys.js';
 import {
   changedIndexKey,
@@ -27,14 +27,13 @@ import {
   roomPrefix,
   stateKey,
 } from './lifecycle-keys.js';
-import { CHANGE_LUA, GET_LUA, HISTORY_LUA, RECOVER_LUA } from './lifecycle-scripts.js';
+import { CHANGE_LUA, GET_LUA, RECOVER_LUA } from './lifecycle-scripts.js';
 
 type StreamEntry = [id: string, fields: string[]];
 
 /** The scripts this store registers on the client it is given. */
 interface LifecycleScripts {
   parleyChange(...args: string[]): Promise<[string, string?, string?]>;
-  parleyHistory(log: string, state: string, end: string, count: string): Promise<[StreamEntry[], (string | null)[]?]>;
   parleyRecover(
     log: string,
     state: string,
@@ -95,7 +94,6 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
     private readonly opts: RedisLifecycleOptions,
   ) {
     client.defineCommand('parleyChange', { lua: CHANGE_LUA, numberOfKeys: 8 });
-    client.defineCommand('parleyHistory', { lua: HISTORY_LUA, numberOfKeys: 2, readOnly: true });
     client.defineCommand('parleyRecover', { lua: RECOVER_LUA, numberOfKeys: 4, readOnly: true });
     client.defineCommand('parleyGet', { lua: GET_LUA, numberOfKeys: 2, readOnly: true });
     this.cmd = client as RedisCommands & LifecycleScripts;
@@ -172,26 +170,32 @@ export class RedisLifecycleStore implements MessageLifecycleStore {
     return after.sort(compareMessageIds).slice(0, Math.max(0, max));
   }
 
-  /** A history page in current state: the stream page and the state of its changed messages, one script call. */
+  /**
+   * A history page in current state: XREVRANGE of the page pipelined with
+   * EXISTS of the room's state hash (one round trip, no Lua: a script would
+   * copy every entry into Lua and back), then, only in a room that ever had a
+   * change, one HMGET of the page's ids. A change landing between the two
+   * reads only makes the page newer.
+   */
   async history(room: string, opts: { before?: string; limit: number }): Promise<HistoryPage> {
     const limit = Math.max(0, Math.floor(opts.limit));
     // Like the memory engine: nothing sorts before a malformed id.
     if (opts.before !== undefined && !MESSAGE_ID_PATTERN.test(opts.before)) return { messages: [], hasMore: false };
     const end = opts.before === undefined ? '+' : `(${opts.before}`;
-    let entries: StreamEntry[];
-    let overlays: (string | null)[] | undefined;
-    try {
-      [entries, overlays] = await this.cmd.parleyHistory(
-        this.names.get(room).log,
-        stateKey(room),
-        end,
-        String(limit + 1),
-      );
-    } catch (err) {
-      throw toEngineError(err);
-    }
+    const state = stateKey(room);
+    const [rawEntries, exists] = await run(
+      this.cmd
+        .pipeline()
+        .xrevrange(this.names.get(room).log, end, '-', 'COUNT', limit + 1)
+        .exists(state),
+    );
+    const entries = rawEntries as StreamEntry[];
     const hasMore = entries.length > limit;
     if (hasMore) entries.length = limit;
+    let overlays: (string | null)[] | undefined;
+    if (exists === 1 && entries.length > 0) {
+      overlays = await call(this.cmd.hmget(state, ...entries.map(([id]) => id)));
+    }
     const messages = toMessages(entries, overlays);
     return { messages: messages.reverse(), hasMore };
   }

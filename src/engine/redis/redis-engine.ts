@@ -146,6 +146,24 @@ function isPermanentConnectError(err: unknown): boolean {
   return code === 'ENOTFOUND' || code === 'ECONNREFUSED';
 }
 
+/** A socket that can batch writes. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * The client's socket, if it can be corked. ioredis keeps it in an
+ * undocumented `stream` field: detected, not assumed, so an ioredis that
+ * moves it only loses the write coalescing.
+ */
+export function corkableStream(client: Redis): Corkable | null {
+  const stream: unknown = (client as unknown as { stream?: unknown }).stream;
+  if (typeof stream !== 'object' || stream === null) return null;
+  const s = stream as Partial<Corkable>;
+  return typeof s.cork === 'function' && typeof s.uncork === 'function' ? (stream as Corkable) : null;
+}
+
 /**
  * Coalesces the commands written in one event-loop turn into one socket
  * write: the first command of a turn corks the socket, a setImmediate
@@ -153,7 +171,7 @@ function isPermanentConnectError(err: unknown): boolean {
  * of presence updates instead of one write per command) without building a
  * Pipeline object per flush, which cost more than it saved at chat rates.
  */
-function coalesceWrites(client: Redis): void {
+export function coalesceWrites(client: Redis, socketOf: (client: Redis) => Corkable | null = corkableStream): void {
   const send = client.sendCommand.bind(client);
   let corked: { uncork(): void } | null = null;
   const flush = (): void => {
@@ -163,7 +181,8 @@ function coalesceWrites(client: Redis): void {
   };
   client.sendCommand = (command, stream) => {
     if (corked === null && client.status === 'ready') {
-      const socket = (client as unknown as { stream?: { cork(): void; uncork(): void } }).stream;
+      // Without a corkable socket (another ioredis, a wrapper) commands are written one by one: slower, same result.
+      const socket = socketOf(client);
       if (socket) {
         socket.cork();
         corked = socket;
@@ -329,7 +348,7 @@ export class RedisEngine implements Engine {
     );
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
-    this.memberships = new RedisMembershipStore(this.cmd);
+    this.memberships = new RedisMembershipStore(this.cmd, this.touchFailed);
     this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {
       historyMax: this.options.historyMax,
       publishCommand: () => this.publishCommand,
@@ -422,6 +441,7 @@ export class RedisEngine implements Engine {
   private async doClose(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
+    this.memberships.close();
     const lifecycle = this.presence as PresenceStore & PresenceLifecycle;
     if (this.presenceStarted && typeof lifecycle.stop === 'function') {
       try {
@@ -506,7 +526,7 @@ export class RedisEngine implements Engine {
         draft.from,
       );
       // The directory time goes out in the same write (another slot, so not in the script).
-      this.memberships.touch(draft.room, Date.now())?.catch(this.touchFailed);
+      this.memberships.touch(draft.room, Date.now());
       reply = await appended;
     } catch (err) {
       throw toEngineError(err);

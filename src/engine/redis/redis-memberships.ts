@@ -132,12 +132,14 @@ return {redis.call('SCARD', KEYS[2]), newest(KEYS[1], KEYS[3])}
 `;
 
 /**
- * touch: a room got a message. KEYS: the bucket's recent and names keys. ARGV: ms time, room.
- * The time never moves back (GT); a room new to the bucket also enters the name index.
+ * touch: rooms got messages. KEYS: the bucket's recent and names keys. ARGV: ms time, room, ms time, room, …
+ * A time never moves back (GT); a room new to the bucket also enters the name index.
  */
 export const TOUCH_LUA = `
-if redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2]) == 1 then
-  redis.call('ZADD', KEYS[2], 0, ARGV[2])
+for i = 1, #ARGV, 2 do
+  if redis.call('ZADD', KEYS[1], 'GT', ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('ZADD', KEYS[2], 0, ARGV[i + 1])
+  end
 end
 return 1
 `;
@@ -161,6 +163,16 @@ function entryMessage(json: string): Message | null {
   return json === '' ? null : (JSON.parse(json) as Message);
 }
 
+/**
+ * How long a node may hold a room's newer directory time before writing it,
+ * ms. A room's first message on a node is written at once (so a new room is
+ * listed at once); later ones are coalesced per bucket, so a busy room costs
+ * one directory write per node per interval instead of one per message.
+ */
+export const DIRECTORY_FLUSH_MS = 250;
+/** Rooms a node remembers as already in the directory (cleared wholesale when full). */
+const TOUCHED_MAX = 50_000;
+
 /** Newest first; equal times by name, descending (as ZREVRANGE orders equal scores). */
 function newestFirst(a: { room: string; score: number }, b: { room: string; score: number }): number {
   return b.score - a.score || (a.room < b.room ? 1 : a.room > b.room ? -1 : 0);
@@ -168,9 +180,20 @@ function newestFirst(a: { room: string; score: number }, b: { room: string; scor
 
 export class RedisMembershipStore implements MembershipStore {
   private readonly r: RedisCommands & MembershipScripts;
+  /** Rooms this node has written to the directory since it started. */
+  private readonly touched = new Set<string>();
+  /** Newer directory times not written yet, by bucket: room -> ms. */
+  private readonly pending = new Map<number, Map<string, number>>();
+  private flushTimer: NodeJS.Timeout | null = null;
 
-  /** @param client the engine's command client (one Redis, Sentinel or Cluster; scripts are registered on it) */
-  constructor(client: RedisCommands) {
+  /**
+   * @param client the engine's command client (one Redis, Sentinel or Cluster; scripts are registered on it)
+   * @param onTouchError a directory write failed (it only leaves the order stale until the next one)
+   */
+  constructor(
+    client: RedisCommands,
+    private readonly onTouchError: (err: unknown) => void = () => {},
+  ) {
     this.r = client as RedisCommands & MembershipScripts;
     client.defineCommand('parleyState', { lua: STATE_LUA, numberOfKeys: 6 });
     client.defineCommand('parleyRead', { lua: READ_LUA, numberOfKeys: 3 });
@@ -240,14 +263,54 @@ export class RedisMembershipStore implements MembershipStore {
   }
 
   /**
-   * Records a room's newest message time in its directory bucket. Called by
-   * the engine's append in the same event-loop turn as the append script
-   * (one socket write); `dm:` rooms are never listed.
+   * Records that a room got a message at `ts` (called by the engine's
+   * append, no Redis round trip of its own): the room's first message on
+   * this node is written in the same event-loop turn as the append, later
+   * ones within DIRECTORY_FLUSH_MS, one script per bucket. `dm:` rooms are
+   * never listed.
    */
-  touch(room: string, ts: number): Promise<number> | null {
-    if (room.startsWith('dm:')) return null;
+  touch(room: string, ts: number): void {
+    if (room.startsWith('dm:')) return;
     const b = directoryBucket(room);
-    return this.r.parleyTouch(directoryRecentKey(b), directoryNamesKey(b), String(ts), room);
+    if (!this.touched.has(room)) {
+      if (this.touched.size >= TOUCHED_MAX) this.touched.clear();
+      this.touched.add(room);
+      this.r.parleyTouch(directoryRecentKey(b), directoryNamesKey(b), String(ts), room).catch((err: unknown) => {
+        this.touched.delete(room); // written at its next message
+        this.onTouchError(err);
+      });
+      return;
+    }
+    let bucket = this.pending.get(b);
+    if (!bucket) {
+      bucket = new Map();
+      this.pending.set(b, bucket);
+    }
+    bucket.set(room, ts);
+    if (this.flushTimer === null) {
+      this.flushTimer = setTimeout(() => this.flush(), DIRECTORY_FLUSH_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Writes the pending directory times, one script per bucket (issued in one turn). */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    for (const [b, rooms] of this.pending) {
+      const args: string[] = [];
+      for (const [room, ts] of rooms) args.push(String(ts), room);
+      this.r.parleyTouch(directoryRecentKey(b), directoryNamesKey(b), ...args).catch((err: unknown) => {
+        for (const room of rooms.keys()) this.touched.delete(room);
+        this.onTouchError(err);
+      });
+    }
+    this.pending.clear();
+  }
+
+  /** Writes what is pending and stops the flush timer (the engine calls it before closing its connection). */
+  close(): void {
+    this.flush();
   }
 
   async directory(query: DirectoryQuery): Promise<DirectoryRoom[]> {
@@ -256,13 +319,18 @@ export class RedisMembershipStore implements MembershipStore {
       const summaries = await Promise.all(
         picked.map((room) => this.r.parleySummary(logKey(room), roomMembershipsKey(room), stateKey(room))),
       );
-      const out: DirectoryRoom[] = [];
+      const out: Array<DirectoryRoom & { lastMessage: Message }> = [];
       for (let i = 0; i < picked.length; i++) {
         const [members, top] = summaries[i]!;
         const lastMessage = entryMessage(top);
         if (lastMessage) out.push({ room: picked[i]!, members, lastMessage });
       }
-      return out;
+      // The index may lag by DIRECTORY_FLUSH_MS: the rooms picked are ordered by their real newest message.
+      const score = (d: { room: string; lastMessage: Message }): { room: string; score: number } => ({
+        room: d.room,
+        score: d.lastMessage.ts,
+      });
+      return out.sort((a, b) => newestFirst(score(a), score(b)));
     } catch (err) {
       throw toEngineError(err);
     }
