@@ -14,5 +14,7 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: false,
     reportCompressedSize: false,
+    // The chat page at / and the admin dashboard at /admin/.
+    rollupOptions: { input: { main: `${here}index.html`, admin: `${here}admin/index.html` } },
   },
 });

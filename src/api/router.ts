@@ -25,6 +25,7 @@ import { ParleyError } from '../protocol/errors.js';
 import { isValidId, MESSAGE_ID_PATTERN } from '../protocol/ids.js';
 import { HttpError, labelRoute, sendJson, type ApiHandler } from '../transport/http.js';
 import { moderationRoutes } from './moderation-routes.js';
+import { adminRoutes, type AdminSource } from './admin-routes.js';
 import { buildOpenApi } from './openapi.js';
 import {
   EditBody,
@@ -54,6 +55,8 @@ export interface ApiDeps {
   maxBodyBytes: number;
   /** Counts body-size breaches when given. */
   metrics?: Metrics;
+  /** The admin dashboard's read routes (/api/admin/*). */
+  admin?: AdminSource;
 }
 
 /** A query parameter of a route, for validation and the OpenAPI document. */
@@ -407,6 +410,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
     },
   ];
   if (deps.moderation) routes.push(...moderationRoutes(deps.moderation, validate));
+  if (deps.admin) routes.push(...adminRoutes(deps.admin));
   routes.push({
     method: 'GET',
     path: '/api/openapi.json',

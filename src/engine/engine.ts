@@ -6,6 +6,7 @@
  * Failure contract: a method that needs storage and cannot reach it rejects
  * with ParleyError('UNAVAILABLE') within a bounded time, never hangs.
  */
+import type { NodeDirectory } from './node-directory.js';
 import type { Message } from '../protocol/frames.js';
 import type { MembershipStore } from './membership-store.js';
 import type { MessageLifecycleStore } from './lifecycle-store.js';
@@ -176,6 +177,9 @@ export interface Engine {
 
   // ---- webhooks (the durable delivery queue) ----
   readonly webhooks: WebhookQueue;
+
+  // ---- the cluster's nodes (admin dashboard) ----
+  readonly nodes: NodeDirectory;
 }
 
 export const defaultEngineOptions: Omit<EngineOptions, 'nodeId'> = {

@@ -66,6 +66,11 @@ export class Fanout {
     return this.rooms.get(room)?.members.size ?? 0;
   }
 
+  /** The rooms this node is subscribed to (rooms with local members). */
+  roomNames(): IterableIterator<string> {
+    return this.rooms.keys();
+  }
+
   /** Number of rooms this node is subscribed to. */
   get roomCount(): number {
     return this.rooms.size;

@@ -34,6 +34,7 @@ import { SocketIoGateway } from '../transport/socketio.js';
 import { WsGateway, type WsDeps } from '../transport/ws.js';
 import { prepareFrame } from '../transport/ws-frame.js';
 import { CommandGate, SocketTracker, within } from './shutdown.js';
+import { NodeStats } from './stats.js';
 
 /** A client transport besides /ws (Socket.IO at /socket.io/), on the HTTP server the node serves on. */
 export interface ExtraTransport {
@@ -270,7 +271,16 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   const ws = new WsGateway(transportDeps);
   metrics.gaugeFn('parley_pending_upgrades', 'WebSocket upgrades still being authenticated', () => ws.pendingUpgrades);
   let shuttingDown = false;
+  const stats = new NodeStats({
+    engine,
+    metrics,
+    log,
+    nodeTimeoutMs: config.nodeTimeoutMs,
+    localRooms: () => fanout.roomNames(),
+    roomCount: () => fanout.roomCount,
+  });
   const api = createApi({
+    admin: stats,
     apiKey: config.apiKey,
     engine,
     chat,
@@ -330,6 +340,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     await engine.start();
     engineStarted = true;
     presence.start();
+    stats.start();
     webhooks?.start();
   };
 
@@ -383,6 +394,7 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
     ws.close();
     for (const t of side?.extras ?? []) await within(Promise.resolve(t.close()), left(0.5));
     if (webhooks) await within(webhooks.stop(), left(0.5));
+    if (engineStarted) await within(stats.stop(), left(0.3));
     if (!(await within(engine.close(), left()))) log.warn('shutdown: storage did not close in time');
     side?.closeAll();
     await within(closing, left());

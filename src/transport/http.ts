@@ -187,6 +187,13 @@ async function handle(deps: HttpDeps, routes: HttpRoutes, req: IncomingMessage, 
     routeOf.set(res, route);
     return;
   }
+  if (path === '/admin') {
+    // The admin dashboard is a folder of the web page (its relative asset paths need the slash).
+    routeOf.set(res, 'static');
+    res.writeHead(308, { Location: '/admin/' });
+    res.end();
+    return;
+  }
   routeOf.set(res, 'static');
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(deps.webRoot, path, res))) return;
   throw new ParleyError('NOT_FOUND', `not found: ${path}`);

@@ -109,6 +109,8 @@ describe('OpenAPI document', () => {
         'PUT /api/rooms/{room}/mutes/{user}',
         'DELETE /api/rooms/{room}/mutes/{user}',
         'PUT /api/rooms/{room}/settings',
+        'GET /api/admin/overview',
+        'GET /api/admin/history',
         'GET /api/openapi.json',
         'GET /healthz',
         'GET /readyz',

@@ -27,6 +27,8 @@ import type { WebhookQueue } from '../webhook-queue.js';
 import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
 import { MemoryWebhookQueue } from './memory-webhooks.js';
+import { MemoryNodeDirectory } from './memory-nodes.js';
+import type { NodeDirectory } from '../node-directory.js';
 
 interface RoomLog {
   entries: Message[];
@@ -65,6 +67,7 @@ export class MemoryEngine implements Engine {
   readonly lifecycle: MemoryLifecycleStore;
   readonly moderation: ModerationStore = new MemoryModerationStore();
   readonly webhooks: WebhookQueue = new MemoryWebhookQueue();
+  readonly nodes: NodeDirectory = new MemoryNodeDirectory();
   private readonly logs = new Map<string, RoomLog>();
   private readonly dedupe = new Map<string, { message: Message; expires: number }>();
   private readonly listeners = new Map<string, RoomListener>();

@@ -59,6 +59,8 @@ import { RedisMembershipStore } from './redis-memberships.js';
 import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { RedisWebhookQueue } from './redis-webhooks.js';
+import { RedisNodeDirectory } from './redis-nodes.js';
+import type { NodeDirectory } from '../node-directory.js';
 import { APPEND_LUA } from './scripts.js';
 
 /** The subset of a pino logger the engine uses. */
@@ -201,6 +203,7 @@ export class RedisEngine implements Engine {
   readonly lifecycle: RedisLifecycleStore;
   readonly moderation: ModerationStore;
   readonly webhooks: WebhookQueue;
+  readonly nodes: NodeDirectory;
   /** Bus counters (resyncs, gap-filled messages, dropped duplicates) for metrics. */
   readonly busStats: BusStats;
   /**
@@ -355,6 +358,7 @@ export class RedisEngine implements Engine {
       acknowledged: (key) => this.acknowledged(key),
     });
     this.moderation = new RedisModerationStore(this.cmd);
+    this.nodes = new RedisNodeDirectory(this.cmd);
     this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs);
   }
 
