@@ -26,9 +26,13 @@ const freePort = () =>
 
 let port = await freePort();
 while (port === 6379) port = await freePort();
-const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-  stdio: 'ignore',
-});
+const server = spawn(
+  'redis-server',
+  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+  {
+    stdio: 'ignore',
+  },
+);
 const admin = new Redis({ port, lazyConnect: true, retryStrategy: () => 100 });
 for (let i = 0; ; i++) {
   try {
@@ -49,15 +53,24 @@ const row = (what, bytes, n, note = '') => rows.push({ what, 'bytes each': Math.
 // Messages in one room, no clientMsgId.
 let before = await used();
 for (let i = 0; i < MESSAGES; i += 500) {
-  await Promise.all(Array.from({ length: 500 }, (_, j) => engine.append({ room: 'big', from: `user-${j % 50}`, text: TEXT })));
+  await Promise.all(
+    Array.from({ length: 500 }, (_, j) => engine.append({ room: 'big', from: `user-${j % 50}`, text: TEXT })),
+  );
 }
-row('message (one room, no clientMsgId)', (await used()) - before, MESSAGES, `stream MEMORY USAGE ${Math.round((await usage('parley:{r:big}:log')) / MESSAGES)} B/msg`);
+row(
+  'message (one room, no clientMsgId)',
+  (await used()) - before,
+  MESSAGES,
+  `stream MEMORY USAGE ${Math.round((await usage('parley:{r:big}:log')) / MESSAGES)} B/msg`,
+);
 
 // Same with a clientMsgId: the dedupe key lives for the dedupe window (5 min).
 before = await used();
 for (let i = 0; i < MESSAGES; i += 500) {
   await Promise.all(
-    Array.from({ length: 500 }, (_, j) => engine.append({ room: 'dedupe', from: `user-${j % 50}`, text: TEXT, clientMsgId: `c-${i + j}` })),
+    Array.from({ length: 500 }, (_, j) =>
+      engine.append({ room: 'dedupe', from: `user-${j % 50}`, text: TEXT, clientMsgId: `c-${i + j}` }),
+    ),
   );
 }
 row('message with clientMsgId (for the dedupe window)', (await used()) - before, MESSAGES);
@@ -93,12 +106,20 @@ row('user online (1 connection, 1 room)', online, USERS, `user hash ${await usag
 
 // The same users offline: what stays until the retention (30 days) expires it.
 before = await used();
-for (let i = 0; i < conns.length; i += 500) await Promise.all(conns.slice(i, i + 500).map((c) => engine.presence.disconnect(c)));
+for (let i = 0; i < conns.length; i += 500)
+  await Promise.all(conns.slice(i, i + 500).map((c) => engine.presence.disconnect(c)));
 const offline = online + ((await used()) - before);
-row('user offline (kept for PARLEY_PRESENCE_RETENTION_MS)', offline, USERS, `user hash ${await usage(presenceKeys.user('u-1'))} B, PTTL ${await admin.pttl(presenceKeys.user('u-1'))} ms`);
+row(
+  'user offline (kept for PARLEY_PRESENCE_RETENTION_MS)',
+  offline,
+  USERS,
+  `user hash ${await usage(presenceKeys.user('u-1'))} B, PTTL ${await admin.pttl(presenceKeys.user('u-1'))} ms`,
+);
 
 console.table(rows);
-console.log(`redis ${/redis_version:([^\r\n]+)/.exec(await admin.info('server'))[1]}, used_memory deltas (INFO memory) and MEMORY USAGE`);
+console.log(
+  `redis ${/redis_version:([^\r\n]+)/.exec(await admin.info('server'))[1]}, used_memory deltas (INFO memory) and MEMORY USAGE`,
+);
 await engine.close();
 admin.disconnect();
 server.kill('SIGKILL');
