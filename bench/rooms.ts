@@ -14,6 +14,7 @@
  */
 import { connectClient, pool, type BenchClient, type Reply } from './lib/clients.js';
 import { startNode } from './lib/nodes.js';
+import { treeCpuSeconds } from './lib/proc.js';
 import { startBenchRedis } from './lib/redis.js';
 import { latencyStats, type LatencyStats } from './lib/types.js';
 
@@ -114,7 +115,13 @@ async function main(): Promise<void> {
     };
     // Warm-up, then measured.
     for (let i = 0; i < 50; i++) check(must(await reader.request({ type: 'rooms' }), 'rooms'));
+    const cpu0 = { node: node.cpuSeconds(), redis: treeCpuSeconds(redis.pid) };
     const roomsLat = await timed(iterations, async () => check(must(await reader.request({ type: 'rooms' }), 'rooms')));
+    // CPU per call (the node and Redis): what a quiet box's latency is made of, whatever the contention.
+    const roomsCpuMs = {
+      node: ((node.cpuSeconds() - cpu0.node) * 1000) / iterations,
+      redis: ((treeCpuSeconds(redis.pid) - cpu0.redis) * 1000) / iterations,
+    };
 
     const readLat = await timed(Math.min(iterations, 500), async (i) => {
       const r = rooms[(i * 2) % ROOMS]!;
@@ -156,6 +163,7 @@ async function main(): Promise<void> {
       fillSeconds: fillS,
       roomsMs: roomsLat,
       roomsBad: bad,
+      roomsCpuMsPerCall: roomsCpuMs,
       readMs: readLat,
       directoryRooms: DIRECTORY_ROOMS,
       directoryFillSeconds: dirFillS,
@@ -165,6 +173,7 @@ async function main(): Promise<void> {
     };
     console.log(`filled ${ROOMS} rooms x ${PER_ROOM} messages in ${fillS.toFixed(1)} s`);
     console.log(`rooms (100 memberships, ${iterations} calls): ${fmt(roomsLat)}; wrong replies: ${bad}`);
+    console.log(`  CPU per rooms call: node ${roomsCpuMs.node.toFixed(2)} ms, redis ${roomsCpuMs.redis.toFixed(2)} ms`);
     console.log(`read: ${fmt(readLat)}`);
     console.log(`directory over ${DIRECTORY_ROOMS} rooms (filled in ${dirFillS.toFixed(1)} s): ${fmt(dirAll)}`);
     console.log(`directory with a prefix (~1,100 matches): ${fmt(dirPrefix)}; wrong replies: ${dirBad}`);
