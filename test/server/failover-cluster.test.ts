@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Message } from '../../src/protocol/frames.js';
+import { compareMessageIds } from '../../src/protocol/ids.js';
 import { sleep } from '../support/ports.js';
 import { startRedisCluster, type RedisClusterProcess } from '../support/redis-cluster.js';
 import { startNode, type RunningNode } from '../support/server.js';
@@ -119,7 +120,7 @@ it('survives the failover of one shard primary', async () => {
   if (join.recovered) {
     expect(join.messages.map((m) => m.id)).toEqual(
       stored
-        .filter((m) => m.id > since)
+        .filter((m) => compareMessageIds(m.id, since) > 0)
         .map((m) => m.id)
         .slice(0, join.messages.length),
     );

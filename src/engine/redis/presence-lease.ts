@@ -4,8 +4,11 @@
  *
  * Every node renews its lease (`parley:node:<id>`, TTL nodeTimeoutMs / 2)
  * every nodeTimeoutMs / 6 and writes its heartbeat time to `parley:nodes`.
- * A node whose lease is gone (by Redis's clock, so node clocks may disagree)
- * is claimed with SET NX by one sweeper, which removes its connections (the
+ * A node whose lease is gone (by Redis's clock) and whose last heartbeat is
+ * older than the lease (by the sweeper's clock: on Cluster the lease and
+ * `parley:nodes` may live on different shards, and a failover of the lease's
+ * shard must not make a live node look dead while its heartbeats still
+ * arrive) is claimed with SET NX by one sweeper, which removes its connections (the
  * store's work) and unregisters it. The lease, the node hash and the claim
  * are single-key commands, so on Cluster each goes to its own slot.
  */
@@ -63,12 +66,20 @@ export class NodeLease {
     await call(this.redis.zadd(presenceKeys.nodes, Date.now(), this.node));
   }
 
-  /** Other nodes whose lease is gone, with their last heartbeat time (ms). */
+  /**
+   * Other nodes whose lease is gone and whose last heartbeat is older than a
+   * lease, with that heartbeat time (ms). (Clock skew between nodes can only
+   * delay a sweep by the skew, never start one early: the lease must be gone too.)
+   */
   async deadNodes(): Promise<Map<string, number>> {
     const reply = (await call(this.redis.zrange(presenceKeys.nodes, '0', '-1', 'WITHSCORES'))) as unknown[];
     const beats = new Map<string, number>();
     const flat = reply.flat() as string[];
-    for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] !== this.node) beats.set(flat[i]!, Number(flat[i + 1]));
+    const stale = Date.now() - this.leaseMs;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const beat = Number(flat[i + 1]);
+      if (flat[i] !== this.node && !(beat > stale)) beats.set(flat[i]!, beat);
+    }
     if (beats.size === 0) return beats;
     const b = this.batch();
     for (const node of beats.keys()) b.exists(presenceKeys.lease(node));
@@ -108,10 +119,15 @@ export class NodeLease {
     }
   }
 
-  /** Gives the lease up (others sweep what is left at once); `unregister` also drops the node hash and entry. */
+  /**
+   * Gives the lease up so that others sweep what is left at once (its
+   * heartbeat is set to 0: no longer fresh); `unregister` drops the node hash
+   * and entry instead.
+   */
   async release(unregister: boolean): Promise<void> {
     const b = this.batch().del(presenceKeys.lease(this.node));
     if (unregister) b.del(presenceKeys.nodeConns(this.node)).zrem(presenceKeys.nodes, this.node);
+    else b.zadd(presenceKeys.nodes, 0, this.node);
     await run(b);
   }
 }

@@ -143,7 +143,12 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   private beat(): Promise<void> {
     if (this.beating || this.stopped || this.left) return this.beating ?? Promise.resolve();
     this.beating = this.renew()
-      .catch(() => undefined) // Redis unreachable: the next beat tries again
+      .catch(() => {
+        // Redis (or the lease's shard) unreachable: try again soon rather than
+        // at the next beat, so the lease is renewed as soon as a failover ends.
+        const retry = setTimeout(() => void this.beat(), Math.min(200, this.lease.heartbeatMs));
+        retry.unref();
+      })
       .finally(() => {
         this.beating = null;
       });
