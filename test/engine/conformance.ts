@@ -15,6 +15,10 @@ import { moderationConformance } from './moderation-conformance.js';
 export interface EngineFactory {
   /** A started engine (a "node"); engines made by one factory share storage when multiNode is true. */
   make(options?: Partial<EngineOptions>): Promise<Engine>;
+  /**
+   * True when two engines of this factory are two nodes of one cluster; the
+   * cross-node cases run only then (false for the memory engine: see memory.test.ts).
+   */
   multiNode: boolean;
 }
 

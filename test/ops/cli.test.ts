@@ -185,8 +185,13 @@ describe('parley serve', () => {
         'npx parley serve to answer',
       );
       // The node itself (not npx) gets SIGTERM, as from a process manager; npx exits with the node's code.
-      const listening = out.split('\n').find((l) => l.includes('parley listening'));
-      const pid = (JSON.parse(listening ?? '{}') as { pid?: number }).pid;
+      // The log line comes through npx's pipe, possibly after /healthz already answered.
+      const listening = await waitFor(
+        () => out.split('\n').find((l) => l.includes('parley listening') && l.endsWith('}')),
+        15_000,
+        'the listening log line',
+      );
+      const pid = (JSON.parse(listening) as { pid?: number }).pid;
       expect(pid, out).toBeTypeOf('number');
       process.kill(pid!, 'SIGTERM');
       code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
