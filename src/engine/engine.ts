@@ -23,6 +23,13 @@ export interface MessageDraft {
   clientMsgId?: string;
   /** Id of the message this one answers (checked to exist by the feature). */
   replyTo?: string;
+  /**
+   * Refuse with FORBIDDEN when `from` is banned or muted in the room, checked
+   * atomically with the store (a send from a session; the HTTP API publishes
+   * as a moderator). The feature checks its cached copy first; this closes the
+   * window in which another node's ban or mute has not reached that copy yet.
+   */
+  enforceRestrictions?: boolean;
 }
 
 export interface AppendResult {

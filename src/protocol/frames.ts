@@ -169,6 +169,8 @@ export type CommandOf<T extends CommandType> = Static<(typeof CommandSchemas)[T]
 export type ChosenStatus = (typeof StatusValues)[number];
 /** A status as others see it. */
 export type PresenceStatus = 'online' | 'away' | 'busy' | 'offline';
+/** A status as the user sees it of themself: their true chosen status, `invisible` included. */
+export type OwnPresenceStatus = PresenceStatus | 'invisible';
 
 /** A stored chat message. `id` is opaque, unique and increasing within its room. */
 export interface Message {
@@ -207,11 +209,21 @@ export interface PresenceEntry {
   lastSeen?: number;
 }
 
+/**
+ * The user's own entry (the `status` reply, their own line in member lists,
+ * updates to their other devices): their true status, so `invisible` can
+ * appear here and only here.
+ */
+export interface OwnPresenceEntry extends Omit<PresenceEntry, 'status'> {
+  status: OwnPresenceStatus;
+}
+
 // ---- reply payloads -------------------------------------------------------
 
 export interface JoinResult {
   room: string;
-  members: PresenceEntry[];
+  /** Others as they see them; the joining user's own line is their own entry. */
+  members: Array<PresenceEntry | OwnPresenceEntry>;
   count: number;
   lastMessageId: string | null;
   /** Only with `since`: the missed messages, oldest first. */
@@ -236,11 +248,12 @@ export interface HistoryResult {
   hasMore: boolean;
 }
 export interface StatusResult {
-  presence: PresenceEntry;
+  presence: OwnPresenceEntry;
 }
 export interface PresenceResult {
-  members?: PresenceEntry[];
-  users?: PresenceEntry[];
+  /** The asking user's own line, when listed, is their own entry. */
+  members?: Array<PresenceEntry | OwnPresenceEntry>;
+  users?: Array<PresenceEntry | OwnPresenceEntry>;
   count: number;
 }
 export type EmptyResult = Record<string, never>;
@@ -327,7 +340,8 @@ export interface PresenceEvent {
   /** Absent for a user-level change (e.g. your own status on another device). */
   room?: string;
   event: 'join' | 'leave' | 'update';
-  member: PresenceEntry;
+  /** A room event carries the public entry; a user-level one (no `room`) the user's own entry. */
+  member: PresenceEntry | OwnPresenceEntry;
 }
 export interface TypingEvent {
   type: 'typing';

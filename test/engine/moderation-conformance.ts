@@ -44,6 +44,28 @@ export function moderationConformance(
       expect(st.mutes.size).toBe(1);
     });
 
+    it('refuses an append that enforces restrictions from a banned or muted author, atomically', async () => {
+      const e = await make();
+      const room = uniq('gate');
+      const draft = { room, from: 'bob:x', text: 'hi', enforceRestrictions: true };
+      expect((await e.append(draft)).duplicate).toBe(false);
+      await e.moderation.restrict(room, 'mute', 'bob:x', 0);
+      await expect(e.append(draft)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(e.append({ ...draft, from: 'cat' })).resolves.toMatchObject({ duplicate: false });
+      // The HTTP API publishes as a moderator: no check.
+      await expect(e.append({ room, from: 'bob:x', text: 'as the server' })).resolves.toMatchObject({
+        duplicate: false,
+      });
+      await e.moderation.lift(room, 'mute', 'bob:x');
+      await e.moderation.restrict(room, 'ban', 'bob:x', Date.now() + 60_000);
+      await expect(e.append(draft)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      // An ended restriction no longer refuses.
+      await e.moderation.restrict(room, 'ban', 'bob:x', Date.now() - 1);
+      await expect(e.append(draft)).resolves.toMatchObject({ duplicate: false });
+      const page = await e.history(room, { limit: 10 });
+      expect(page.messages.map((m) => m.from)).toEqual(['bob:x', 'cat', 'bob:x', 'bob:x']);
+    });
+
     it('drops expired restrictions when another is set', async () => {
       const e = await make();
       const room = uniq('mod');

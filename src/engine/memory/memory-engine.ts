@@ -3,6 +3,7 @@
  * specification of the Redis engine: the shared conformance suite runs
  * against both.
  */
+import { ParleyError } from '../../protocol/errors.js';
 import type { Message } from '../../protocol/frames.js';
 import { compareMessageIds } from '../../protocol/ids.js';
 import { encodeBody, messageFrame, messageJson } from '../codec.js';
@@ -22,7 +23,6 @@ import {
 import type { PresenceStore } from '../presence-store.js';
 import { MemoryMembershipStore } from './memory-memberships.js';
 import { MemoryLifecycleStore } from './memory-lifecycle.js';
-import type { ModerationStore } from '../moderation-store.js';
 import type { WebhookQueue } from '../webhook-queue.js';
 import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
@@ -65,7 +65,7 @@ export class MemoryEngine implements Engine {
   readonly presence: PresenceStore & MemoryPresenceStore;
   readonly memberships: MemoryMembershipStore;
   readonly lifecycle: MemoryLifecycleStore;
-  readonly moderation: ModerationStore = new MemoryModerationStore();
+  readonly moderation: MemoryModerationStore = new MemoryModerationStore();
   readonly webhooks: WebhookQueue = new MemoryWebhookQueue();
   readonly nodes: NodeDirectory = new MemoryNodeDirectory();
   private readonly logs = new Map<string, RoomLog>();
@@ -113,6 +113,9 @@ export class MemoryEngine implements Engine {
       dedupeKey = `${draft.room}\u0000${draft.from}\u0000${draft.clientMsgId}`;
       const prev = this.dedupe.get(dedupeKey);
       if (prev && prev.expires > now) return { message: prev.message, duplicate: true };
+    }
+    if (draft.enforceRestrictions && this.moderation.restricted(draft.room, draft.from)) {
+      throw new ParleyError('FORBIDDEN', `you are banned or muted in room "${draft.room}"`);
     }
     let log = this.logs.get(draft.room);
     if (!log) {

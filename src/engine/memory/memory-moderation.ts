@@ -1,6 +1,7 @@
 /** Moderation state in process memory (the memory engine's part; the specification of the Redis one). */
 import {
   emptyModeration,
+  isRestricted,
   type ModerationStore,
   type RestrictionKind,
   type RoomModeration,
@@ -28,6 +29,14 @@ export class MemoryModerationStore implements ModerationStore {
     const st = this.rooms.get(room);
     if (!st) return emptyModeration();
     return { bans: new Map(st.bans), mutes: new Map(st.mutes), slowModeSeconds: st.slowModeSeconds, topic: st.topic };
+  }
+
+  /** True when the user is banned or muted in the room now (the append check). */
+  restricted(room: string, user: string): boolean {
+    const st = this.rooms.get(room);
+    if (!st) return false;
+    const now = this.now();
+    return isRestricted(st.bans, user, now) || isRestricted(st.mutes, user, now);
   }
 
   async restrict(room: string, kind: RestrictionKind, user: string, until: number): Promise<void> {

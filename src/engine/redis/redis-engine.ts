@@ -31,6 +31,7 @@
  * With ackReplicas > 0 a write's reply waits for WAIT (acknowledged()).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { ParleyError } from '../../protocol/errors.js';
 import type { Message } from '../../protocol/frames.js';
 import { encodeBody, idTime } from '../codec.js';
 import {
@@ -52,6 +53,7 @@ import { toEngineError, type PublishCommand, type RedisCommands } from './client
 import { ErrorLogLimiter } from './log-limit.js';
 import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
 import { readsKey, seqKey } from './membership-keys.js';
+import { moderationKey } from './moderation-keys.js';
 import { RedisLifecycleStore } from './lifecycle.js';
 import type { ModerationStore } from '../moderation-store.js';
 import type { WebhookQueue } from '../webhook-queue.js';
@@ -113,7 +115,8 @@ export interface RedisEngineOptions extends Partial<EngineOptions> {
 
 /** Custom commands registered with defineCommand. */
 interface ScriptCommands {
-  parleyAppend(numKeys: number, ...args: string[]): Promise<string | [string]>;
+  /** A new id; `[storedJson]` for a duplicate; `['', 1 | 2]` when the author is banned / muted. */
+  parleyAppend(numKeys: number, ...args: string[]): Promise<string | [string] | [string, number]>;
 }
 
 /** The message object of a fresh append, built from the draft (same key order as JSON.parse of the stored JSON). */
@@ -511,10 +514,10 @@ export class RedisEngine implements Engine {
   async append(draft: MessageDraft): Promise<AppendResult> {
     const n = this.names.get(draft.room);
     const body = encodeBody(draft);
-    let reply: string | [string];
+    let reply: string | [string] | [string, number];
     try {
       // KEYS: the log, its sequence and read markers, plus the dedupe key only when there is a clientMsgId.
-      const keys = [n.log, seqKey(draft.room), readsKey(draft.room)];
+      const keys = [n.log, seqKey(draft.room), readsKey(draft.room), moderationKey(draft.room)];
       if (draft.clientMsgId !== undefined) keys.push(dedupeKey(draft.room, draft.from, draft.clientMsgId));
       const appended = this.cmd.parleyAppend(
         keys.length,
@@ -528,6 +531,7 @@ export class RedisEngine implements Engine {
         this.argDedupeMs,
         this.publishCommand,
         draft.from,
+        draft.enforceRestrictions ? '1' : '',
       );
       // The directory time goes out in the same write (another slot, so not in the script).
       this.memberships.touch(draft.room, Date.now());
@@ -537,6 +541,7 @@ export class RedisEngine implements Engine {
     }
     if (this.ackReplicas > 0) await this.acknowledged(n.log);
     if (typeof reply === 'string') return { message: draftMessage(reply, draft), duplicate: false };
+    if (reply.length === 2) throw new ParleyError('FORBIDDEN', `you are banned or muted in room "${draft.room}"`);
     return { message: JSON.parse(reply[0]) as Message, duplicate: true };
   }
 

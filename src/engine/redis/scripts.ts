@@ -12,12 +12,13 @@
  * append: dedupe check, store, trim, publish, remember the clientMsgId, all atomic.
  *
  * KEYS[1] the room's stream; KEYS[2] its sequence counter, KEYS[3] its read markers
- * (membership-keys.ts); KEYS[4] the dedupe key, only when the draft has a clientMsgId.
+ * (membership-keys.ts); KEYS[4] its moderation hash (moderation-keys.ts); KEYS[5] the dedupe key,
+ * only when the draft has a clientMsgId.
  * ARGV[1] body fragment (codec.encodeBody), ARGV[2] room channel,
  * ARGV[3] / ARGV[4] frame prefix / suffix (codec.messageFrame around the message JSON),
  * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms),
  * ARGV[8] the publish command (`PUBLISH`, or `SPUBLISH` on Cluster: RedisEngine.publishCommand).
- * ARGV[9] the sender.
+ * ARGV[9] the sender. ARGV[10] '1' to refuse a sender banned or muted now (returns `{'', 1|2}`).
  *
  * Each message gets the room's next sequence number (stream field `s`, after
  * `d`), and the sender's read marker moves to it (`<seq>|<id>`), so unread
@@ -36,10 +37,24 @@
  * historyMax + 10 %, which amortizes to O(1) per append (XLEN is O(1)).
  */
 export const APPEND_LUA = `
-local dedupe = KEYS[4]
+local dedupe = KEYS[5]
 if dedupe then
   local prev = redis.call('GET', dedupe)
   if prev then return {prev} end
+end
+if ARGV[10] == '1' then
+  local r = redis.call('HMGET', KEYS[4], 'b:' .. ARGV[9], 'm:' .. ARGV[9])
+  local now = nil
+  for i = 1, 2 do
+    local t = tonumber(r[i])
+    if t then
+      if not now then
+        local tm = redis.call('TIME')
+        now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+      end
+      if t == 0 or t > now then return {'', i} end
+    end
+  end
 end
 local log = KEYS[1]
 local body = ARGV[1]

@@ -4,7 +4,7 @@
  */
 import { canAccessRoom } from '../../auth/identity.js';
 import type { Limits } from '../../config.js';
-import type { Engine } from '../../engine/engine.js';
+import type { Engine, MessageDraft } from '../../engine/engine.js';
 import type { ChangeKind } from '../../engine/lifecycle-store.js';
 import type { Metrics } from '../../metrics.js';
 import { ParleyError } from '../../protocol/errors.js';
@@ -115,14 +115,7 @@ export class ChatFeature {
    * (the first one when `clientMsgId` repeats within the dedupe window).
    * Used by the `send` command and the HTTP API.
    */
-  async publish(draft: {
-    room: string;
-    from: string;
-    name?: string;
-    text: string;
-    clientMsgId?: string;
-    replyTo?: string;
-  }): Promise<Message> {
+  async publish(draft: MessageDraft): Promise<Message> {
     this.checkText(draft.text, 'send');
     if (draft.replyTo !== undefined) {
       const target = await this.engine.lifecycle.get(draft.room, draft.replyTo);
@@ -276,11 +269,8 @@ export class ChatFeature {
       throw new ParleyError('RATE_LIMITED', `at most ${this.limits.sendRate} messages per second`);
     }
     if (this.hooks.length > 0) await this.runBeforeSend(session, room, text, clientMsgId);
-    const draft: { room: string; from: string; name?: string; text: string; clientMsgId?: string; replyTo?: string } = {
-      room,
-      from: session.user,
-      text,
-    };
+    // A session's message: the engine refuses it atomically if the author is banned or muted by now.
+    const draft: MessageDraft = { room, from: session.user, text, enforceRestrictions: true };
     if (session.name !== undefined) draft.name = session.name;
     if (clientMsgId !== undefined) draft.clientMsgId = clientMsgId;
     if (replyTo !== undefined) draft.replyTo = replyTo;

@@ -10,14 +10,20 @@ import type { ArrivalTransition, DepartureTransition, UserState } from '../../en
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import { ParleyError } from '../../protocol/errors.js';
-import type { PresenceEntry, PresenceEvent, PresenceResult, StatusResult } from '../../protocol/frames.js';
+import type {
+  OwnPresenceEntry,
+  PresenceEntry,
+  PresenceEvent,
+  PresenceResult,
+  StatusResult,
+} from '../../protocol/frames.js';
 import type { Handlers } from '../../session/commands.js';
 import type { Session } from '../../session/session.js';
 
 /** What everyone else sees: invisible and disconnected users are offline. */
 export function publicEntry(s: UserState): PresenceEntry {
   const visible = s.online && s.status !== 'invisible';
-  const e: PresenceEntry = { user: s.user, status: visible ? (s.status as PresenceEntry['status']) : 'offline' };
+  const e: PresenceEntry = { user: s.user, status: s.online && s.status !== 'invisible' ? s.status : 'offline' };
   if (s.name !== undefined) e.name = s.name;
   if (visible && s.text !== undefined) e.text = s.text;
   if (!s.online && s.lastSeen !== undefined) e.lastSeen = s.lastSeen;
@@ -25,10 +31,8 @@ export function publicEntry(s: UserState): PresenceEntry {
 }
 
 /** What the user sees of themself: their true chosen status, `invisible` included. */
-export function ownEntry(
-  s: UserState,
-): Omit<PresenceEntry, 'status'> & { status: PresenceEntry['status'] | 'invisible' } {
-  const e: Omit<PresenceEntry, 'status'> & { status: PresenceEntry['status'] | 'invisible' } = {
+export function ownEntry(s: UserState): OwnPresenceEntry {
+  const e: OwnPresenceEntry = {
     user: s.user,
     status: s.online ? s.status : 'offline',
   };
@@ -107,7 +111,10 @@ export class PresenceFeature {
   }
 
   /** Adds the session to the room's members; returns the members as the joiner sees them. */
-  async joinRoom(session: Session, room: string): Promise<{ members: PresenceEntry[]; count: number }> {
+  async joinRoom(
+    session: Session,
+    room: string,
+  ): Promise<{ members: Array<PresenceEntry | OwnPresenceEntry>; count: number }> {
     const { first } = await this.engine.presence.joinRoom(session.connId, session.user, room);
     if (first) {
       const [state] = await this.engine.presence.users([session.user]);
@@ -133,24 +140,25 @@ export class PresenceFeature {
   }
 
   /** Members of a room, capped, with the exact count; the caller sees their own true status. */
-  async roomMembers(session: Session | null, room: string): Promise<{ members: PresenceEntry[]; count: number }> {
+  async roomMembers(
+    session: Session | null,
+    room: string,
+  ): Promise<{ members: Array<PresenceEntry | OwnPresenceEntry>; count: number }> {
     const { members, count } = await this.engine.presence.roomMembers(room, this.limits.roomMembersCap);
     return {
-      members: members.map((m) =>
-        session && m.user === session.user ? (ownEntry(m) as PresenceEntry) : publicEntry(m),
-      ),
+      members: members.map((m) => (session && m.user === session.user ? ownEntry(m) : publicEntry(m))),
       count,
     };
   }
 
   /** Presence entries of up to `maxPresenceUsers` users, in the order asked. */
-  async users(ids: string[], viewer: string | null): Promise<PresenceEntry[]> {
+  async users(ids: string[], viewer: string | null): Promise<Array<PresenceEntry | OwnPresenceEntry>> {
     if (ids.length > this.limits.maxPresenceUsers) {
       this.metrics.limitBreaches.inc({ limit: 'presence_users' });
       throw new ParleyError('TOO_LARGE', `at most ${this.limits.maxPresenceUsers} users per presence query`);
     }
     const states = await this.engine.presence.users(ids);
-    return states.map((s) => (s.user === viewer ? (ownEntry(s) as PresenceEntry) : publicEntry(s)));
+    return states.map((s) => (s.user === viewer ? ownEntry(s) : publicEntry(s)));
   }
 
   /** Online users with a given public status, cluster-wide (invisible users are never listed). */
@@ -170,7 +178,7 @@ export class PresenceFeature {
     const { before, after, rooms, connections } = await this.engine.presence.setStatus(session.user, status, text);
     const was = publicEntry(before);
     const now = publicEntry(after);
-    const own = ownEntry(after) as PresenceEntry;
+    const own = ownEntry(after);
     const sends: Promise<void>[] = [];
     if (was.status !== now.status || was.text !== now.text) {
       for (const room of rooms) sends.push(this.publishRoom(room, 'update', now));
