@@ -120,6 +120,10 @@ export interface Config {
   historyMax: number;
   dedupeWindowMs: number;
   nodeTimeoutMs: number;
+  /** Presence records of users offline longer than this expire, ms (PARLEY_PRESENCE_RETENTION_MS, default 30 days). */
+  presenceRetentionMs: number;
+  /** Memory engine: messages stored across all rooms (PARLEY_MEMORY_MAX_MESSAGES, default 1,000,000). */
+  memoryMaxMessages: number;
   shutdownTimeoutMs: number;
   /** Folder of the built web page (served at /). */
   webRoot: string | null;
@@ -185,6 +189,8 @@ export const SETTINGS = {
   PARLEY_HISTORY_MAX: 'int',
   PARLEY_DEDUPE_WINDOW_MS: 'int',
   PARLEY_NODE_TIMEOUT_MS: 'int',
+  PARLEY_PRESENCE_RETENTION_MS: 'int',
+  PARLEY_MEMORY_MAX_MESSAGES: 'int',
   PARLEY_SHUTDOWN_TIMEOUT_MS: 'int',
   PARLEY_WEB_ROOT: 'string',
   PARLEY_TRUST_PROXY: 'bool',
@@ -489,6 +495,8 @@ function buildConfig(env: Env): Config {
     historyMax: int(env, 'PARLEY_HISTORY_MAX', 10_000, 1),
     dedupeWindowMs: int(env, 'PARLEY_DEDUPE_WINDOW_MS', 5 * 60_000, 1000),
     nodeTimeoutMs: int(env, 'PARLEY_NODE_TIMEOUT_MS', 15_000, 1000),
+    presenceRetentionMs: int(env, 'PARLEY_PRESENCE_RETENTION_MS', 30 * 24 * 3600_000, 1000),
+    memoryMaxMessages: int(env, 'PARLEY_MEMORY_MAX_MESSAGES', 1_000_000, 1),
     shutdownTimeoutMs: int(env, 'PARLEY_SHUTDOWN_TIMEOUT_MS', 10_000, 100),
     webRoot: str(env, 'PARLEY_WEB_ROOT'),
     trustProxy: trustProxy === '1' || trustProxy === 'true',

@@ -134,7 +134,22 @@ export interface EngineOptions {
   dedupeWindowMs: number;
   /** A node that has not renewed its lease for this long is dead, ms. Default 15 s. */
   nodeTimeoutMs: number;
+  /**
+   * Presence records of a user offline for longer than this expire, ms
+   * (storage stays bounded by active users). Default 30 days.
+   */
+  presenceRetentionMs?: number;
+  /**
+   * Memory engine only: messages stored across all rooms; above it the least
+   * recently active rooms lose their messages. Default 1,000,000.
+   */
+  maxStoredMessages?: number;
 }
+
+/** Default of EngineOptions.presenceRetentionMs: 30 days. */
+export const DEFAULT_PRESENCE_RETENTION_MS = 30 * 24 * 3600_000;
+/** Default of EngineOptions.maxStoredMessages. */
+export const DEFAULT_MAX_STORED_MESSAGES = 1_000_000;
 
 export interface Engine {
   readonly kind: 'memory' | 'redis';

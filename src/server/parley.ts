@@ -139,6 +139,8 @@ async function createEngine(config: Config, log: Logger): Promise<Engine> {
     historyMax: config.historyMax,
     dedupeWindowMs: config.dedupeWindowMs,
     nodeTimeoutMs: config.nodeTimeoutMs,
+    presenceRetentionMs: config.presenceRetentionMs,
+    maxStoredMessages: config.memoryMaxMessages,
   };
   const mode = storageMode(config);
   if (mode === 'memory') return new MemoryEngine(options);

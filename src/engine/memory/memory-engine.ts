@@ -8,6 +8,7 @@ import type { Message } from '../../protocol/frames.js';
 import { compareMessageIds } from '../../protocol/ids.js';
 import { encodeBody, messageFrame, messageJson } from '../codec.js';
 import {
+  DEFAULT_MAX_STORED_MESSAGES,
   defaultEngineOptions,
   type AppendResult,
   type BusEvent,
@@ -68,7 +69,12 @@ export class MemoryEngine implements Engine {
   readonly moderation: MemoryModerationStore = new MemoryModerationStore();
   readonly webhooks: WebhookQueue = new MemoryWebhookQueue();
   readonly nodes: NodeDirectory = new MemoryNodeDirectory();
+  /** Room logs in order of last append, least recently active first (the eviction order). */
   private readonly logs = new Map<string, RoomLog>();
+  /** Messages held across all rooms (bounded by options.maxStoredMessages). */
+  private stored = 0;
+  /** The room of the last append: a run of sends to one room skips the reordering of `logs`. */
+  private lastRoom: string | null = null;
   private readonly dedupe = new Map<string, { message: Message; expires: number }>();
   private readonly listeners = new Map<string, RoomListener>();
   private controlListener: ControlListener | null = null;
@@ -121,17 +127,25 @@ export class MemoryEngine implements Engine {
     if (!log) {
       log = { entries: [], lastMs: 0, lastSeq: 0 };
       this.logs.set(draft.room, log);
+    } else if (this.lastRoom !== draft.room) {
+      // Most recently active last: delete + set moves the room to the end of the map.
+      this.logs.delete(draft.room);
+      this.logs.set(draft.room, log);
     }
+    this.lastRoom = draft.room;
     const { id, ts } = nextId(log, now);
     const json = messageJson(id, ts, encodeBody(draft));
     const message = JSON.parse(json) as Message;
     log.entries.push(message);
+    this.stored++;
     // Approximate trimming, like XADD MAXLEN ~: trim in steps, never below the max.
     const max = this.options.historyMax;
     if (log.entries.length > max + Math.max(1, Math.floor(max / 10))) {
+      this.stored -= log.entries.length - max;
       log.entries.splice(0, log.entries.length - max);
     }
     this.memberships.noteAppend(message);
+    if (this.stored > (this.options.maxStoredMessages ?? DEFAULT_MAX_STORED_MESSAGES)) this.evict(draft.room);
     if (dedupeKey) this.dedupe.set(dedupeKey, { message, expires: now + this.options.dedupeWindowMs });
     this.deliver(draft.room, { kind: 'message', id, frame: messageFrame(draft.room, json) });
     return { message, duplicate: false };
@@ -187,6 +201,30 @@ export class MemoryEngine implements Engine {
 
   private deliver(room: string, event: BusEvent): void {
     this.listeners.get(room)?.(event);
+  }
+
+  /** Messages held across all rooms. */
+  get storedMessages(): number {
+    return this.stored;
+  }
+
+  /**
+   * Over the total bound: drops the messages of the least recently active
+   * rooms (never `keep`, the room being appended to; its own size is bounded
+   * by historyMax) until the total is within the bound again. The room's
+   * edits, reactions and read-marker ids go with them; memberships and
+   * markers stay, as after a trim.
+   */
+  private evict(keep: string): void {
+    const max = this.options.maxStoredMessages ?? DEFAULT_MAX_STORED_MESSAGES;
+    for (const [room, log] of this.logs) {
+      if (this.stored <= max) break;
+      if (room === keep) continue;
+      this.stored -= log.entries.length;
+      this.logs.delete(room);
+      this.lifecycle.dropRoom(room);
+      this.memberships.dropMessages(room);
+    }
   }
 
   private expireDedupe(): void {

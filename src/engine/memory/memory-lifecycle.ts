@@ -206,6 +206,11 @@ export class MemoryLifecycleStore implements MessageLifecycleStore {
     return { changed, changeId, complete: true };
   }
 
+  /** Forgets the room's changes (the engine evicted the room's messages). */
+  dropRoom(room: string): void {
+    this.rooms.delete(room);
+  }
+
   private find(room: string, id: string): Message | undefined {
     const entries = this.host.entries(room);
     if (!entries) return undefined;

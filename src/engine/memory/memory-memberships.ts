@@ -80,6 +80,17 @@ export class MemoryMembershipStore implements MembershipStore {
     st.lastTs = message.ts;
   }
 
+  /**
+   * The engine evicted the room's messages: their ids go, sequence numbers
+   * go on (so unread counts stay right); memberships and markers stay.
+   */
+  dropMessages(room: string): void {
+    const st = this.byRoom.get(room);
+    if (!st) return;
+    st.ids = [];
+    st.firstSeq = st.lastSeq + 1;
+  }
+
   async join(user: string, room: string): Promise<ReadState> {
     const st = this.state(room);
     st.members.add(user);

@@ -3,7 +3,7 @@
  * One process is the whole cluster, so there are no dead nodes to sweep.
  */
 import type { ChosenStatus } from '../../protocol/frames.js';
-import type { EngineOptions } from '../engine.js';
+import { DEFAULT_PRESENCE_RETENTION_MS, type EngineOptions } from '../engine.js';
 import type { ConnectionInfo, DepartureTransition, PresenceStore, SweepResult, UserState } from '../presence-store.js';
 
 interface UserRecord {
@@ -26,11 +26,40 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly conns = new Map<string, ConnRecord>();
   /** room -> user -> connection count */
   private readonly rooms = new Map<string, Map<string, number>>();
+  /** When expire() last scanned (ms). */
+  private expiredAt = 0;
 
   constructor(readonly options: EngineOptions) {}
 
+  /** How long an offline user's record is kept (EngineOptions.presenceRetentionMs). */
+  private get retentionMs(): number {
+    return this.options.presenceRetentionMs ?? DEFAULT_PRESENCE_RETENTION_MS;
+  }
+
+  /** True when `rec` belongs to a user offline for longer than the retention (read as unknown, dropped by sweep). */
+  private expired(rec: UserRecord, now: number): boolean {
+    return rec.conns.size === 0 && rec.lastSeen !== undefined && now - rec.lastSeen > this.retentionMs;
+  }
+
+  /** Drops the records of users offline for longer than the retention (a full scan at most once a minute). */
+  private expire(): void {
+    const now = Date.now();
+    if (now - this.expiredAt < 60_000) return;
+    this.expiredAt = now;
+    for (const [user, rec] of this.users_) if (this.expired(rec, now)) this.users_.delete(user);
+  }
+
+  /** Number of user records held (tests and the bench read it). */
+  get storedUsers(): number {
+    return this.users_.size;
+  }
+
   private record(user: string): UserRecord {
     let rec = this.users_.get(user);
+    if (rec && this.expired(rec, Date.now())) {
+      this.users_.delete(user);
+      rec = undefined;
+    }
     if (!rec) {
       rec = { status: 'online', conns: new Set(), rooms: new Map() };
       this.users_.set(user, rec);
@@ -39,7 +68,7 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   private state(user: string, rec: UserRecord | undefined = this.users_.get(user)): UserState {
-    if (!rec) return { user, status: 'online', online: false };
+    if (!rec || this.expired(rec, Date.now())) return { user, status: 'online', online: false };
     const s: UserState = { user, status: rec.status, online: rec.conns.size > 0 };
     if (rec.name !== undefined) s.name = rec.name;
     if (rec.text !== undefined) s.text = rec.text;
@@ -150,6 +179,7 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   async sweep(): Promise<SweepResult> {
+    this.expire();
     return { departures: [], arrivals: [] };
   }
 

@@ -70,6 +70,19 @@ export class StatusIndex {
   }
 
   /**
+   * Drops the entries of users offline since `cutoff` (ms) or earlier from
+   * every bucket, up to `max` per bucket in one round trip; returns how many.
+   * Their user hashes expire on their own (the disconnect script's TTL).
+   */
+  async trim(cutoff: number, max = REPAIR_CHUNK): Promise<number> {
+    const b = this.batch();
+    for (let i = 0; i < PRESENCE_BUCKETS; i++) {
+      b.parleyPresenceTrim(presenceKeys.users(i), presenceKeys.version(i), String(cutoff), String(max));
+    }
+    return (await run(b)).reduce<number>((n, r) => n + Number(r), 0);
+  }
+
+  /**
    * The exact number of users listed under `status` and the first `limit` of
    * them by (time entered, id), merged over every bucket: one round trip
    * (ZCARD + ZRANGE WITHSCORES per bucket).

@@ -17,7 +17,8 @@ export const STATE_FIELDS = ['name', 'status', 'text', 'lastSeen', 'conns', 'v']
 /**
  * connect. KEYS: user hash, user conns. ARGV: connId, nodeId, name ('' = none, else '=' .. name),
  * status to restore when the hash has none ('' = none), its text ('' = none).
- * Idempotent: a connection already registered changes nothing.
+ * Idempotent: a connection already registered changes nothing. Clears the
+ * retention TTL the last disconnect set on the user hash.
  * Returns {wentOnline, name, status, text, lastSeen, conns, v}.
  */
 const CONNECT_LUA = `
@@ -29,6 +30,7 @@ if ARGV[4] ~= '' and redis.call('HEXISTS', u, 'status') == 0 then
   if ARGV[5] ~= '' then redis.call('HSET', u, 'text', ARGV[5]) end
 end
 local n = redis.call('HLEN', conns)
+redis.call('PERSIST', u)
 local went = 0
 if added == 1 then
   redis.call('HSET', u, 'conns', n)
@@ -43,7 +45,8 @@ return {went, f[1], f[2], f[3], f[4], f[5], f[6]}
 
 /**
  * disconnect. KEYS: user hash, user conns, user rooms, the connection's room set.
- * ARGV: connId, lastSeen (ms). Idempotent: an unknown connection changes nothing.
+ * ARGV: connId, lastSeen (ms), retention (ms; the user hash expires that long after the
+ * last connection ends, '0' = never). Idempotent: an unknown connection changes nothing.
  * Returns {found, wentOffline, name, status, text, lastSeen, conns, v, rooms}.
  */
 const DISCONNECT_LUA = `
@@ -63,6 +66,10 @@ if found == 1 then
     off = 1
     redis.call('HSET', u, 'lastSeen', ARGV[2])
     redis.call('HINCRBY', u, 'v', 1)
+    if ARGV[3] ~= '0' then
+      redis.call('PEXPIRE', u, ARGV[3])
+      redis.call('PEXPIRE', urooms, ARGV[3])
+    end
   end
 end
 local f = redis.call('HMGET', u, 'name', 'status', 'text', 'lastSeen', 'conns', 'v')
@@ -166,6 +173,22 @@ end
 return 1
 `;
 
+/**
+ * Drops from one bucket of the status index the users whose last-seen time
+ * is at or before a cutoff (offline for longer than the retention; online
+ * users score 0 and are never taken). KEYS: the bucket's users, version.
+ * ARGV: cutoff (ms), how many at most. Returns how many were dropped.
+ * One slot: both keys carry the bucket's hash tag.
+ */
+const TRIM_LUA = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], 1, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+end
+return #ids
+`;
+
 export type Field = string | null;
 export type StateFields = [name: Field, status: Field, text: Field, lastSeen: Field, conns: Field, v: Field];
 
@@ -178,6 +201,7 @@ export interface PresenceCommands {
   parleyPresenceStatus(...args: string[]): Promise<[...StateFields, string[]]>;
   parleyPresenceStatusIndex(...args: string[]): Promise<[...StateFields, string[]]>;
   parleyPresenceIndex(...args: string[]): Promise<number>;
+  parleyPresenceTrim(...args: string[]): Promise<number>;
 }
 
 /** The client with the presence scripts defined (definePresenceScripts). */
@@ -216,5 +240,6 @@ export function definePresenceScripts(redis: RedisCommands): PresenceClient {
   define('parleyPresenceStatus', 2, STATUS_LUA);
   define('parleyPresenceStatusIndex', 2 + INDEX_KEY_COUNT, STATUS_INDEX_LUA);
   define('parleyPresenceIndex', INDEX_KEY_COUNT, INDEX_LUA);
+  define('parleyPresenceTrim', 2, TRIM_LUA);
   return redis as PresenceClient;
 }

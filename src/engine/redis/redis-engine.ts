@@ -263,6 +263,7 @@ export class RedisEngine implements Engine {
       dedupeWindowMs: opts.dedupeWindowMs ?? defaultEngineOptions.dedupeWindowMs,
       nodeTimeoutMs: opts.nodeTimeoutMs ?? defaultEngineOptions.nodeTimeoutMs,
     };
+    if (opts.presenceRetentionMs !== undefined) this.options.presenceRetentionMs = opts.presenceRetentionMs;
     const given = [opts.url, opts.clusterNodes, opts.sentinels].filter((x) => x !== undefined).length;
     if (given !== 1) throw new Error('RedisEngine: give exactly one of url, clusterNodes, sentinels');
     this.mode = opts.clusterNodes ? 'cluster' : opts.sentinels ? 'sentinel' : 'single';

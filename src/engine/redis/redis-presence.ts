@@ -21,7 +21,7 @@
  */
 import type { ChosenStatus } from '../../protocol/frames.js';
 import { StatusValues } from '../../protocol/frames.js';
-import type { EngineOptions } from '../engine.js';
+import { DEFAULT_PRESENCE_RETENTION_MS, type EngineOptions } from '../engine.js';
 import type {
   ArrivalTransition,
   ConnectionInfo,
@@ -63,6 +63,8 @@ interface LocalUser {
 
 /** How many connections one sweep or shutdown removes concurrently. */
 const CHUNK = 500;
+/** The status index is trimmed of long-offline users at most this often, ms. */
+const TRIM_EVERY_MS = 60_000;
 
 export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   private readonly redis: PresenceClient;
@@ -82,6 +84,10 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   private retries: Array<{ connId: string; user: string; lastSeen: number }> = [];
   /** A local connection could not be registered: the next successful heartbeat registers them all. */
   private dirty = false;
+  /** The user hash of a user offline this long expires (PEXPIRE), ms, as a script argument. */
+  private readonly retention: string;
+  /** When the status index was last trimmed (ms). */
+  private trimmedAt = 0;
 
   /**
    * True on Redis Cluster: every script stays on one slot, so a status change
@@ -104,6 +110,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     this.cluster = settings.cluster ?? false;
     this.clusterForced = settings.cluster !== undefined;
     this.node = options.nodeId;
+    this.retention = String(Math.max(0, Math.floor(options.presenceRetentionMs ?? DEFAULT_PRESENCE_RETENTION_MS)));
     const newBatch = (): Batch => this.batch();
     this.lease = new NodeLease(this.redis, newBatch, this.node, options.nodeTimeoutMs);
     this.index = new StatusIndex(this.redis, newBatch);
@@ -304,6 +311,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
         presenceKeys.connRooms(user, connId),
         connId,
         String(lastSeen),
+        this.retention,
       ),
     );
     const raw = parseState(user, [name, status, text, seen, conns, v]);
@@ -492,6 +500,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
 
   async sweep(): Promise<SweepResult> {
     await this.index.repair((ids) => this.rawUsers(ids));
+    await this.trimIndex();
     await this.retryRemovals();
     const out = this.pending;
     this.pending = { departures: [], arrivals: [] };
@@ -504,6 +513,18 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
       );
     }
     return out;
+  }
+
+  /**
+   * Drops users offline for longer than the retention from the status index
+   * (their hashes expire by TTL), at most once a minute and 500 per bucket a
+   * pass: any node may do it, the script is idempotent.
+   */
+  private async trimIndex(): Promise<void> {
+    const now = Date.now();
+    if (this.retention === '0' || now - this.trimmedAt < TRIM_EVERY_MS) return;
+    this.trimmedAt = now;
+    await this.index.trim(now - Number(this.retention));
   }
 
   /** Removes every connection listed in a node's hash, CHUNK at a time (renewing the claim between chunks). */
