@@ -11,6 +11,7 @@ import { WebSocketServer } from 'ws';
 import { ConfigError } from '../../src/config.js';
 import { attachParley, createParley, type ParleyNode, type ParleyOptions } from '../../src/server/parley.js';
 import { connect } from '../support/client.js';
+import { sioConnect } from '../support/sio.js';
 
 const KEY = 'attach-key';
 
@@ -66,6 +67,15 @@ describe('attachParley', () => {
     await bob.ok({ type: 'send', room: 'general', text: 'hi ann' });
     await ann.waitFor((f) => f.type === 'message' && (f.message as { text: string }).text === 'hi ann');
     await bob.waitFor((f) => f.type === 'message' && (f.message as { text: string }).text === 'from the api');
+
+    // Socket.IO clients (both transports) on the same app server, in the same room.
+    for (const transport of ['polling', 'websocket'] as const) {
+      const sio = await sioConnect(`http://127.0.0.1:${port}`, transport, { user: `sio-${transport}` });
+      await sio.ok('join', { room: 'general' });
+      await sio.ok('send', { room: 'general', text: `hi from ${transport}` });
+      await ann.waitFor((f) => f.type === 'message' && (f.message as { text: string }).text === `hi from ${transport}`);
+      sio.socket.close();
+    }
 
     const appWs = await connect(`ws://127.0.0.1:${port}/app-ws`);
     await appWs.waitFor((f) => f.type === 'app', 5000, 'the app’s own ws frame');
