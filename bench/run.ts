@@ -20,7 +20,7 @@ import {
   type MemoryUsage,
   type ServerNode,
 } from './lib/nodes.js';
-import { sleep, spawnTracked, stopChild, treeCpuSeconds } from './lib/proc.js';
+import { rssBytes, sleep, spawnTracked, stopChild, treeCpuSeconds } from './lib/proc.js';
 import { startDeployment, type BenchRedis, type Deployment } from './lib/redis.js';
 import type {
   FanoutResult,
@@ -434,8 +434,17 @@ interface IdleRun {
   heapPerConnKB: number;
   /** Memory V8 tracks outside its heap (Buffers and ArrayBuffers included), per connection. */
   externalPerConnKB: number;
+  /**
+   * RSS per connection as the operator sees it: read from /proc, never after
+   * a forced GC; the highest sample (every 200 ms) until the last join, then
+   * 5 s and 60 s after it. Baseline: the idle node before the storm.
+   */
+  outside: { peakKB: number; at5sKB: number; at60sKB: number };
   info: IdleResult;
 }
+
+/** Seconds after the last join at which the outside RSS is read. */
+const OUTSIDE_AT_S = [5, 60] as const;
 
 async function idleRun(
   kind: SystemKind,
@@ -448,8 +457,13 @@ async function idleRun(
   const node = await startNode(kind, redisFor(kind, redis));
   try {
     await sleep(1000);
+    const pid = node.child.pid ?? 0;
+    const baseRss = rssBytes(pid);
     const before = await node.memory();
     let after = before;
+    let peakRss = baseRss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(pid))), 200);
+    const outsideRss: number[] = [];
     const info = await loadgen.run<IdleResult>(
       {
         task: 'idle',
@@ -462,7 +476,14 @@ async function idleRun(
       {
         ready: () => {
           void (async () => {
-            await sleep(2000);
+            peakRss = Math.max(peakRss, rssBytes(pid));
+            clearInterval(sampler);
+            let waited = 0;
+            for (const at of OUTSIDE_AT_S) {
+              await sleep(at * 1000 - waited);
+              waited = at * 1000;
+              outsideRss.push(rssBytes(pid));
+            }
             after = await node.memory();
             if (snapshotDir) {
               await node.probe('heap-snapshot', { path: resolve(snapshotDir, `${kind}-idle.heapsnapshot`) }, 120_000);
@@ -472,8 +493,11 @@ async function idleRun(
         },
       },
     );
+    clearInterval(sampler);
     const n = Math.max(1, info.joined);
+    const perConn = (rss: number | undefined): number => ((rss ?? NaN) - baseRss) / n / 1024;
     return {
+      outside: { peakKB: perConn(peakRss), at5sKB: perConn(outsideRss[0]), at60sKB: perConn(outsideRss[1]) },
       system: kind,
       connections: info.joined,
       before,
@@ -921,6 +945,9 @@ async function main(): Promise<void> {
             heapPerConnKB: med((r) => r.heapPerConnKB),
             externalPerConnKB: med((r) => r.externalPerConnKB),
             rssPerConnKBRuns: rs.map((r) => r.rssPerConnKB),
+            outsidePeakKB: med((r) => r.outside.peakKB),
+            outside5sKB: med((r) => r.outside.at5sKB),
+            outside60sKB: med((r) => r.outside.at60sKB),
           };
         })
         .filter((x) => x.runs > 0);
@@ -949,6 +976,21 @@ async function main(): Promise<void> {
             r.heapPerConnKB,
             r.externalPerConnKB,
             r.rssPerConnKBRuns.map(fmt).join(' '),
+          ]),
+        ),
+      );
+      console.log(
+        `\nMemory as the operator sees it: RSS per connection from /proc, no forced GC, after the same join storm (median of ${o.runs})`,
+      );
+      console.log(
+        table(
+          ['system', 'joined', 'peak KB/conn', '5 s after KB/conn', '60 s after KB/conn'],
+          idleSummary.map((r) => [
+            SYSTEMS[r.system].label,
+            r.connections,
+            r.outsidePeakKB,
+            r.outside5sKB,
+            r.outside60sKB,
           ]),
         ),
       );
