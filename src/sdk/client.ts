@@ -17,7 +17,7 @@ import type {
   DirectoryEntry,
   HistoryResult,
   Message,
-  PresenceEntry,
+  OwnPresenceEntry,
   PresenceResult,
   RoomEntry,
 } from '../protocol/frames.js';
@@ -520,7 +520,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * await client.setStatus('busy', 'in a meeting until 3');
    * await client.setStatus('online');
    */
-  setStatus(status: ChosenStatus, text?: string, options: RequestOptions = {}): Promise<PresenceEntry> {
+  setStatus(status: ChosenStatus, text?: string, options: RequestOptions = {}): Promise<OwnPresenceEntry> {
     this.desiredStatus = text === undefined ? { status } : { status, text };
     const fields: Record<string, unknown> = { status };
     if (text !== undefined) fields.text = text;

@@ -39,6 +39,7 @@ export { ErrorCodes, CloseCodes, type ErrorCode, type CloseCode } from '../proto
 export { dmRoom, isValidId, compareMessageIds } from '../protocol/ids.js';
 export type {
   Message,
+  OwnPresenceEntry,
   PresenceEntry,
   PresenceStatus,
   ChosenStatus,

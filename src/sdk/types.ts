@@ -7,6 +7,7 @@ import type {
   DeletedEvent,
   EditedEvent,
   Message,
+  OwnPresenceEntry,
   PresenceEntry,
   ReactionEvent,
   ReadEvent,
@@ -107,8 +108,8 @@ export interface StateChange {
 /** What a (re)join of a room returned. */
 export interface JoinedInfo {
   room: string;
-  /** Presence entries of the room's members. */
-  members: PresenceEntry[];
+  /** Presence entries of the room's members (your own entry carries your true status, `invisible` included). */
+  members: Array<PresenceEntry | OwnPresenceEntry>;
   count: number;
   lastMessageId: string | null;
   /** True when this was an automatic rejoin after a reconnect. */

@@ -1,5 +1,5 @@
 /** Who is in the open room: the people pane with presence dots, status text and last seen. */
-import type { PresenceChange, PresenceEntry } from '../../src/sdk/index.js';
+import type { OwnPresenceEntry, PresenceChange, PresenceEntry } from '../../src/sdk/index.js';
 import { avatar } from './avatar.js';
 import { h, icon, replace } from './dom.js';
 import { ago } from './format.js';
@@ -57,8 +57,8 @@ export class People {
   }
 
   /** Takes the member list a (re)join reports. */
-  setMembers(view: RoomView, members: PresenceEntry[]): void {
-    const fresh = new Map<string, PresenceEntry>();
+  setMembers(view: RoomView, members: Array<PresenceEntry | OwnPresenceEntry>): void {
+    const fresh = new Map<string, PresenceEntry | OwnPresenceEntry>();
     for (const m of members) {
       fresh.set(m.user, m);
       if (m.name) this.state.names.set(m.user, m.name);
@@ -105,7 +105,7 @@ export class People {
     if (!view) return;
     const entries = [...view.members.values()];
     if (!view.members.has(s.me)) entries.push({ user: s.me, name: s.myName, status: 'online' });
-    const mine = (e: PresenceEntry): PresenceEntry =>
+    const mine = (e: PresenceEntry | OwnPresenceEntry): PresenceEntry | OwnPresenceEntry =>
       e.user === s.me
         ? {
             ...e,
@@ -123,7 +123,7 @@ export class People {
       );
     const online = list.filter((e) => e.status !== 'offline');
     const offline = list.filter((e) => e.status === 'offline');
-    const row = (e: PresenceEntry): HTMLElement => {
+    const row = (e: PresenceEntry | OwnPresenceEntry): HTMLElement => {
       const name = e.name ?? s.nameOf(e.user);
       const detail =
         e.status === 'offline'

@@ -7,6 +7,7 @@ import {
   type ChosenStatus,
   type Message,
   type ParleyClient,
+  type OwnPresenceEntry,
   type PresenceEntry,
 } from '../../src/sdk/index.js';
 
@@ -95,7 +96,8 @@ export interface RoomView {
   loading: boolean;
   loadError: string;
   unread: number;
-  members: Map<string, PresenceEntry>;
+  /** Your own entry carries your true status (`invisible` included). */
+  members: Map<string, PresenceEntry | OwnPresenceEntry>;
   /** user → time until which their typing shows */
   typing: Map<string, number>;
   joined: boolean;
