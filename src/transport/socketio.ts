@@ -17,7 +17,8 @@ import { ParleyError, toErrorBody, type ErrorBody } from '../protocol/errors.js'
 import type { AckReply } from '../session/commands.js';
 import { Session, type Conn, type PreparedFrame } from '../session/session.js';
 import { encodeSioPacket, sioEventText, type SioWriteOptions } from './socketio-packet.js';
-import { armExpiry, authenticateWithin, clientIp, type WsDeps } from './ws.js';
+import { Cleanups, ConnectionLife } from './connection-life.js';
+import { authenticateWithin, clientIp, type WsDeps } from './ws.js';
 
 /** Where Socket.IO clients connect (the socket.io-client default). */
 export const SOCKETIO_PATH = '/socket.io/';
@@ -121,7 +122,7 @@ export class SocketIoGateway {
   private pending = 0;
   private seq = 0;
   private accepting = true;
-  private readonly pendingCleanups = new Set<Promise<void>>();
+  private readonly cleanups = new Cleanups();
 
   /**
    * Attaches `/socket.io/` to `http` (its requests and upgrades; other paths
@@ -229,7 +230,7 @@ export class SocketIoGateway {
   }
 
   private open(socket: Socket): void {
-    const { config, dispatcher, chat, presence, sessions, metrics, log } = this.deps;
+    const { config, dispatcher, metrics, log } = this.deps;
     const identity = this.identities.get(socket);
     if (identity === undefined || !this.accepting) {
       socket.disconnect(true);
@@ -243,18 +244,8 @@ export class SocketIoGateway {
         log.warn({ user: s.user, conn: s.connId }, 'closing slow consumer (socket.io)');
       },
     });
-    sessions.add(session);
-    metrics.connections.inc();
-    metrics.connectionsTotal.inc();
-
-    // Commands wait until presence knows the connection, so its joins are counted.
-    let ready: Promise<void> = presence.connect(session).catch((err: unknown) => {
-      log.warn({ err, user: session.user }, 'presence connect failed');
-    });
-    const stopExpiry = armExpiry(session);
+    const life = new ConnectionLife(session, this.deps, this.cleanups);
     let queued = 0;
-    /** Set when the client ended the connection; the commands it sent before still run. */
-    let clientClosed = false;
 
     // A client may emit an event named "error": without a listener EventEmitter would throw it.
     socket.on('error', (err: unknown) => log.debug({ err, user: session.user }, 'socket.io socket error'));
@@ -270,29 +261,14 @@ export class SocketIoGateway {
       }
       queued++;
       // Commands of one connection run in order.
-      ready = ready.then(async () => {
-        try {
-          if (!session.closed || clientClosed) await dispatcher.handle(session, { event, payload, ack });
-        } finally {
+      life.run(
+        () => dispatcher.handle(session, { event, payload, ack }),
+        () => {
           queued--;
-        }
-      });
+        },
+      );
     });
-    socket.once('disconnect', () => {
-      if (!session.closed) clientClosed = true;
-      session.closed = true;
-      stopExpiry();
-      sessions.remove(session);
-      metrics.connections.dec();
-      const cleanup = ready
-        .then(() => {
-          chat.dropSession(session);
-          return presence.disconnect(session);
-        })
-        .catch((err: unknown) => log.warn({ err, user: session.user }, 'presence cleanup failed'))
-        .finally(() => this.pendingCleanups.delete(cleanup));
-      this.pendingCleanups.add(cleanup);
-    });
+    socket.once('disconnect', () => life.ended());
   }
 
   /** Stops accepting new handshakes and connects. */
@@ -301,8 +277,8 @@ export class SocketIoGateway {
   }
 
   /** Waits for the cleanup of closed connections (presence) to finish. */
-  async drained(): Promise<void> {
-    while (this.pendingCleanups.size > 0) await Promise.allSettled([...this.pendingCleanups]);
+  drained(): Promise<void> {
+    return this.cleanups.drained();
   }
 
   /**

@@ -18,6 +18,7 @@ import { CloseCodes } from '../protocol/codes.js';
 import { ParleyError, toErrorBody, type ErrorBody } from '../protocol/errors.js';
 import type { Dispatcher } from '../session/commands.js';
 import { Session, type Conn, type PreparedFrame } from '../session/session.js';
+import { Cleanups, ConnectionLife } from './connection-life.js';
 import { refuseUpgrade } from './handshake.js';
 
 export interface WsDeps {
@@ -132,37 +133,6 @@ export async function authenticateWithin(
   }
 }
 
-/** Longest delay setTimeout accepts; longer ones would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * Closes the session with 4001 when its token expires (if it has an `exp`);
- * returns the function that cancels this (call it when the connection ends).
- *
- * @example
- * const stopExpiry = armExpiry(session);
- * socket.once('close', stopExpiry);
- */
-export function armExpiry(session: Session): () => void {
-  const expiresAt = session.identity.expiresAt;
-  let expiry: NodeJS.Timeout | null = null;
-  if (expiresAt !== undefined) {
-    // Re-armed in steps: setTimeout fires at once for delays over ~24.8 days.
-    const arm = (): void => {
-      const left = expiresAt - Date.now();
-      if (left <= 0) {
-        session.close(CloseCodes.TOKEN_EXPIRED, 'token expired');
-        return;
-      }
-      expiry = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-      expiry.unref();
-    };
-    arm();
-  }
-  return () => {
-    if (expiry) clearTimeout(expiry);
-  };
-}
 /** Frames of one connection waiting for their turn before its socket stops being read. */
 const MAX_QUEUED_FRAMES = 64;
 
@@ -174,7 +144,7 @@ export class WsGateway {
   private pending = 0;
   private seq = 0;
   private accepting = true;
-  private pendingCleanups = new Set<Promise<void>>();
+  private readonly cleanups = new Cleanups();
 
   /** Upgrades still being authenticated (exported as `parley_pending_upgrades`). */
   get pendingUpgrades(): number {
@@ -254,7 +224,7 @@ export class WsGateway {
   }
 
   private open(ws: WebSocket, identity: Identity, ip: string): void {
-    const { config, dispatcher, chat, presence, sessions, metrics, log } = this.deps;
+    const { config, dispatcher, metrics, log } = this.deps;
     const connId = `${config.nodeId}:${++this.seq}`;
     const session = new Session(connId, identity, new WsConn(ws), config.limits, {
       onSlowConsumer: (s) => {
@@ -264,19 +234,9 @@ export class WsGateway {
       },
     });
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    sessions.add(session);
-    metrics.connections.inc();
-    metrics.connectionsTotal.inc();
-
-    // Commands wait until presence knows the connection, so its joins are counted.
-    let ready: Promise<void> = presence.connect(session).catch((err: unknown) => {
-      log.warn({ err, user: session.user }, 'presence connect failed');
-    });
-    const stopExpiry = armExpiry(session);
+    const life = new ConnectionLife(session, this.deps, this.cleanups);
 
     let queued = 0;
-    /** Set when the client ended the connection; the frames it sent before still run. */
-    let clientClosed = false;
     ws.on('message', (data, isBinary) => {
       // Frames that arrive after the server closed (kick, expiry, 4008, 1003) are not acted on.
       if (session.closed) return;
@@ -293,13 +253,12 @@ export class WsGateway {
       // A client that pipelines faster than its commands complete is not read further until they catch up.
       if (++queued >= MAX_QUEUED_FRAMES && !ws.isPaused) ws.pause();
       // Commands of one connection run in order.
-      ready = ready.then(async () => {
-        try {
-          if (!session.closed || clientClosed) await dispatcher.handle(session, text);
-        } finally {
+      life.run(
+        () => dispatcher.handle(session, text),
+        () => {
           if (--queued < MAX_QUEUED_FRAMES / 2 && ws.isPaused) ws.resume();
-        }
-      });
+        },
+      );
     });
     ws.on('error', (err) => {
       if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
@@ -307,22 +266,10 @@ export class WsGateway {
       log.debug({ err, user: session.user }, 'socket error');
     });
     ws.on('close', () => {
-      if (!session.closed) clientClosed = true;
-      session.closed = true;
-      stopExpiry();
       const n = (this.perIp.get(ip) ?? 1) - 1;
       if (n <= 0) this.perIp.delete(ip);
       else this.perIp.set(ip, n);
-      sessions.remove(session);
-      metrics.connections.dec();
-      const cleanup = ready
-        .then(() => {
-          chat.dropSession(session);
-          return presence.disconnect(session);
-        })
-        .catch((err: unknown) => log.warn({ err, user: session.user }, 'presence cleanup failed'))
-        .finally(() => this.pendingCleanups.delete(cleanup));
-      this.pendingCleanups.add(cleanup);
+      life.ended();
     });
   }
 
@@ -332,8 +279,8 @@ export class WsGateway {
   }
 
   /** Waits for the cleanup of closed connections (presence) to finish. */
-  async drained(): Promise<void> {
-    while (this.pendingCleanups.size > 0) await Promise.allSettled([...this.pendingCleanups]);
+  drained(): Promise<void> {
+    return this.cleanups.drained();
   }
 
   close(): void {
