@@ -68,4 +68,27 @@ describe('redis engine on sentinel', () => {
     expect(again.duplicate).toBe(true);
     expect((await one.history(room, { limit: 10 })).messages.map((m) => m.text)).toEqual(['hello']);
   });
+
+  it('waits for PARLEY_ACK_REPLICAS on the other answered writes too: bans, settings, read markers, memberships, webhooks', async () => {
+    const e = await makeEngine({ ackReplicas: 2, ackTimeoutMs: 200 });
+    engines.push(e);
+    const room = `ack-all-${process.pid}`;
+    const unavailable = { code: 'UNAVAILABLE' };
+    await expect(e.moderation.restrict(room, 'ban', 'bob', 0)).rejects.toMatchObject(unavailable);
+    await expect(e.moderation.lift(room, 'ban', 'bob')).rejects.toMatchObject(unavailable);
+    await expect(e.moderation.updateSettings(room, { topic: 'hi' })).rejects.toMatchObject(unavailable);
+    await expect(e.memberships.join('ann', room)).rejects.toMatchObject(unavailable);
+    await expect(e.webhooks.enqueue(room, '{}')).rejects.toMatchObject(unavailable);
+    // With the one replica there is, the same writes are answered.
+    const one = await makeEngine({ ackReplicas: 1 });
+    engines.push(one);
+    const { message } = await one.append({ room, from: 'cat', text: 'hello' });
+    await one.memberships.join('ann', room);
+    await expect(one.memberships.read('ann', room, message.id)).resolves.toMatchObject({ lastReadId: message.id });
+    await expect(one.moderation.restrict(room, 'mute', 'bob', 0)).resolves.toBeUndefined();
+    // A marker move waits too.
+    await expect(e.memberships.read('ann', room, message.id)).resolves.toMatchObject({ moved: false });
+    const later = await one.append({ room, from: 'cat', text: 'later' });
+    await expect(e.memberships.read('ann', room, later.message.id)).rejects.toMatchObject(unavailable);
+  });
 });

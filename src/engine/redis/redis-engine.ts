@@ -355,15 +355,17 @@ export class RedisEngine implements Engine {
     );
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
-    this.memberships = new RedisMembershipStore(this.cmd, this.touchFailed);
+    this.memberships = new RedisMembershipStore(this.cmd, this.touchFailed, (key) => this.acknowledged(key));
     this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {
       historyMax: this.options.historyMax,
       publishCommand: () => this.publishCommand,
       acknowledged: (key) => this.acknowledged(key),
     });
-    this.moderation = new RedisModerationStore(this.cmd);
+    this.moderation = new RedisModerationStore(this.cmd, (key) => this.acknowledged(key));
     this.nodes = new RedisNodeDirectory(this.cmd);
-    this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs);
+    this.webhooks = new RedisWebhookQueue(this.cmd, this.options.nodeId, this.options.nodeTimeoutMs, (key) =>
+      this.acknowledged(key),
+    );
   }
 
   /**

@@ -193,6 +193,8 @@ export class RedisMembershipStore implements MembershipStore {
   constructor(
     client: RedisCommands,
     private readonly onTouchError: (err: unknown) => void = () => {},
+    /** Waits for PARLEY_ACK_REPLICAS on a written key (RedisEngine.acknowledged): answered writes survive a failover. */
+    private readonly acknowledged: (key: string) => Promise<void> = async () => {},
   ) {
     this.r = client as RedisCommands & MembershipScripts;
     client.defineCommand('parleyState', { lua: STATE_LUA, numberOfKeys: 6 });
@@ -207,6 +209,7 @@ export class RedisMembershipStore implements MembershipStore {
         this.state(user, room, true, false),
         this.r.sadd(userMembershipsKey(user), room),
       ]);
+      await this.acknowledged(userMembershipsKey(user));
       return { lastReadId: markerId(mark), unread };
     } catch (err) {
       throw toEngineError(err);
@@ -231,6 +234,7 @@ export class RedisMembershipStore implements MembershipStore {
         this.r.srem(userMembershipsKey(user), room),
         this.r.srem(roomMembershipsKey(room), user),
       ]);
+      await Promise.all([this.acknowledged(userMembershipsKey(user)), this.acknowledged(roomMembershipsKey(room))]);
       return a + b > 0;
     } catch (err) {
       throw toEngineError(err);
@@ -246,6 +250,7 @@ export class RedisMembershipStore implements MembershipStore {
     }
     if (reply[0] === 0) throw new ParleyError('NOT_JOINED', `you are not a member of room "${room}": join it first`);
     if (reply[0] === 1) throw new ParleyError('NOT_FOUND', `room "${room}" has no message "${messageId}"`);
+    if (reply[2] === 1) await this.acknowledged(readsKey(room));
     return { lastReadId: reply[1]!, moved: reply[2] === 1 };
   }
 

@@ -75,7 +75,14 @@ export class RedisModerationStore implements ModerationStore {
   /**
    * @param redis the engine's command connection
    */
-  constructor(redis: RedisCommands) {
+  /**
+   * @param acknowledged waits for PARLEY_ACK_REPLICAS on a written key (RedisEngine.acknowledged), so a ban,
+   *   mute or settings change that was answered survives the failover of its primary.
+   */
+  constructor(
+    redis: RedisCommands,
+    private readonly acknowledged: (key: string) => Promise<void> = async () => {},
+  ) {
     redis.defineCommand('parleyModRestrict', { numberOfKeys: 1, lua: RESTRICT_LUA });
     redis.defineCommand('parleyModSettings', { numberOfKeys: 1, lua: SETTINGS_LUA });
     redis.defineCommand('parleyModSlow', { numberOfKeys: 1, lua: SLOW_LUA });
@@ -97,10 +104,12 @@ export class RedisModerationStore implements ModerationStore {
   async restrict(room: string, kind: RestrictionKind, user: string, until: number): Promise<void> {
     const field = `${kind === 'ban' ? 'b' : 'm'}:${user}`;
     await call(this.redis.parleyModRestrict(moderationKey(room), field, String(until), String(Date.now())));
+    await this.acknowledged(moderationKey(room));
   }
 
   async lift(room: string, kind: RestrictionKind, user: string): Promise<void> {
     await call(this.redis.hdel(moderationKey(room), `${kind === 'ban' ? 'b' : 'm'}:${user}`));
+    await this.acknowledged(moderationKey(room));
   }
 
   async updateSettings(room: string, patch: RoomSettingsPatch): Promise<RoomSettings> {
@@ -112,6 +121,7 @@ export class RedisModerationStore implements ModerationStore {
         patch.topic ?? '',
       ),
     );
+    await this.acknowledged(moderationKey(room));
     return { slowModeSeconds: slow === null ? 0 : Number(slow), topic: topic ?? null };
   }
 

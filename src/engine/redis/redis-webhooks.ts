@@ -63,6 +63,8 @@ export class RedisWebhookQueue implements WebhookQueue {
     redis: RedisCommands,
     private readonly nodeId: string,
     private readonly leaseMs: number,
+    /** Waits for PARLEY_ACK_REPLICAS on a written key: a queued event of an answered write survives a failover. */
+    private readonly acknowledged: (key: string) => Promise<void> = async () => {},
   ) {
     redis.defineCommand('parleyWhLease', { numberOfKeys: 1, lua: LEASE_LUA });
     redis.defineCommand('parleyWhRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
@@ -72,6 +74,7 @@ export class RedisWebhookQueue implements WebhookQueue {
   async enqueue(partition: string, body: string): Promise<void> {
     const key = webhookQueueKey(shardOf(partition, this.shards));
     await call(this.redis.xadd(key, '*', 'p', partition, 'b', body, 't', String(Date.now())));
+    await this.acknowledged(key);
   }
 
   /** Renews held shards first, then tries free ones until `max` are held. */
