@@ -85,7 +85,13 @@ describe('SIGTERM on a Redis cluster node with clients sending', () => {
 
   it('closes every client with 1001, exits 0, loses no acknowledged message, announces leaves at once', async () => {
     const port = await freePort();
-    const a = startServer(port, { REDIS_URL: redis.url, PARLEY_SEND_RATE: '10000', PARLEY_SEND_BURST: '10000' });
+    const a = startServer(port, {
+      REDIS_URL: redis.url,
+      PARLEY_SEND_RATE: '10000',
+      PARLEY_SEND_BURST: '10000',
+      PARLEY_COMMAND_RATE: '10000',
+      PARLEY_COMMAND_BURST: '10000',
+    });
     await waitHealthy(a, port);
     const room = `shut-${process.pid}`;
     const watcher = await b.client('watcher');
@@ -151,7 +157,13 @@ describe('SIGTERM on a Redis cluster node with clients sending', () => {
 describe('SIGTERM / SIGINT on a memory-engine node', () => {
   it('SIGINT: clients get 1001, in-flight requests are answered before the close, exit 0', async () => {
     const port = await freePort();
-    const a = startServer(port, {});
+    // Senders go as fast as replies come: limits high enough that only the shutdown ends them.
+    const a = startServer(port, {
+      PARLEY_SEND_RATE: '10000',
+      PARLEY_SEND_BURST: '10000',
+      PARLEY_COMMAND_RATE: '10000',
+      PARLEY_COMMAND_BURST: '10000',
+    });
     await waitHealthy(a, port);
     const users = ['m1', 'm2', 'm3'];
     const clients = await Promise.all(users.map((u) => connect(clientUrl(port, u))));
