@@ -8,6 +8,9 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startRedis, type RedisProcess } from '../support/redis.js';
+import { startNode, type RunningNode } from '../support/server.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SHOTS = join(ROOT, 'test-results', 'e2e');
@@ -106,4 +109,68 @@ export async function joinRoom(page: Page, room: string): Promise<void> {
   await page.fill('#join-input', room);
   await page.press('#join-input', 'Enter');
   await page.waitForSelector(`.room.active[data-room="${room}"]`, { state: 'attached' });
+}
+
+/** Two nodes on one Redis and a browser, shared by a test file. */
+export interface TwoNodeStage {
+  readonly nodeA: RunningNode;
+  readonly nodeB: RunningNode;
+  /** Starts node A again on `port` (after a test stopped it), on the same Redis with the same API key. */
+  startNodeAAgain(port: number): Promise<RunningNode>;
+  /** A new browser context, closed after the test. */
+  context(options?: typeof DESKTOP | typeof PHONE): Promise<BrowserContext>;
+}
+
+/**
+ * Registers the file's hooks: the page built, one Redis, two nodes with the
+ * API key, one browser (all stopped after the file); contexts closed after each test.
+ *
+ * @example
+ * const stage = twoNodeStage('e2e-api-key');
+ * const page = await openPage(await stage.context(), stage.nodeA.url);
+ */
+export function twoNodeStage(apiKey: string): TwoNodeStage {
+  let redis: RedisProcess | undefined;
+  let nodeA: RunningNode | undefined;
+  let nodeB: RunningNode | undefined;
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    ensureWebBuilt();
+    redis = await startRedis();
+    const env = { PARLEY_API_KEY: apiKey };
+    nodeA = await startNode({ redisUrl: redis.url, env });
+    nodeB = await startNode({ redisUrl: redis.url, env });
+    browser = await launch();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await nodeA?.stop().catch(() => undefined);
+    await nodeB?.stop().catch(() => undefined);
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const ctx of contexts.splice(0)) await ctx.close().catch(() => undefined);
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the e2e stage is not started (use it inside tests)');
+    return v;
+  };
+  return {
+    get nodeA() {
+      return started(nodeA);
+    },
+    get nodeB() {
+      return started(nodeB);
+    },
+    async startNodeAAgain(port: number) {
+      nodeA = await startNode({ redisUrl: started(redis).url, env: { PARLEY_API_KEY: apiKey, PORT: String(port) } });
+      return nodeA;
+    },
+    async context(options = DESKTOP) {
+      const ctx = await started(browser).newContext(options);
+      contexts.push(ctx);
+      return ctx;
+    },
+  };
 }

@@ -3,17 +3,14 @@
  * against real Parley nodes: two nodes on one Redis, pages served by the
  * nodes themselves. Screenshots land in test-results/e2e/.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { startRedis, type RedisProcess } from '../support/redis.js';
-import { startNode, type RunningNode } from '../support/server.js';
+import { describe, expect, it } from 'vitest';
+import type { BrowserContext } from 'playwright-core';
+import type { RunningNode } from '../support/server.js';
 import { waitFor } from '../support/ports.js';
 import {
   DESKTOP,
   PHONE,
-  ensureWebBuilt,
   joinRoom,
-  launch,
   messageIds,
   messageTexts,
   openPage,
@@ -21,20 +18,12 @@ import {
   sendMessage,
   shot,
   signIn,
+  twoNodeStage,
 } from './browser.js';
 
 const API_KEY = 'e2e-api-key-0123456789abcdef0123';
-let redis: RedisProcess;
-let nodeA: RunningNode;
-let nodeB: RunningNode;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-async function context(options: typeof DESKTOP | typeof PHONE = DESKTOP): Promise<BrowserContext> {
-  const ctx = await browser.newContext(options);
-  contexts.push(ctx);
-  return ctx;
-}
+const stage = twoNodeStage(API_KEY);
+const context = (options?: typeof DESKTOP | typeof PHONE): Promise<BrowserContext> => stage.context(options);
 
 async function post(node: RunningNode, room: string, from: string, text: string): Promise<void> {
   const res = await fetch(`${node.url}/api/rooms/${room}/messages`, {
@@ -45,32 +34,12 @@ async function post(node: RunningNode, room: string, from: string, text: string)
   if (res.status !== 201) throw new Error(`publish failed: ${res.status} ${await res.text()}`);
 }
 
-beforeAll(async () => {
-  ensureWebBuilt();
-  redis = await startRedis();
-  const env = { PARLEY_API_KEY: API_KEY };
-  nodeA = await startNode({ redisUrl: redis.url, env });
-  nodeB = await startNode({ redisUrl: redis.url, env });
-  browser = await launch();
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await nodeA?.stop().catch(() => undefined);
-  await nodeB?.stop().catch(() => undefined);
-  await redis?.stop();
-});
-
-afterEach(async () => {
-  for (const ctx of contexts.splice(0)) await ctx.close().catch(() => undefined);
-});
-
 describe('web chat page in chromium', { timeout: 90_000 }, () => {
   it('two people chat in one room across two nodes; typing, unread counts, text never HTML', async () => {
-    const ann = await openPage(await context(DESKTOP), nodeA.url);
+    const ann = await openPage(await context(DESKTOP), stage.nodeA.url);
     await shot(ann, '01-sign-in');
     await signIn(ann, 'Ann Lee');
-    const bob = await openPage(await context(PHONE), nodeB.url);
+    const bob = await openPage(await context(PHONE), stage.nodeB.url);
     await shot(bob, '01-sign-in-phone');
     await signIn(bob, 'Bob');
 
@@ -116,10 +85,10 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
   });
 
   it("the other user's presence dot turns away on inactivity, busy with text, and offline when the page closes", async () => {
-    const ann = await openPage(await context(DESKTOP), nodeA.url);
+    const ann = await openPage(await context(DESKTOP), stage.nodeA.url);
     await signIn(ann, 'Ann Lee');
     const carolCtx = await context(DESKTOP);
-    const carol = await openPage(carolCtx, `${nodeB.url}/?idle=3`);
+    const carol = await openPage(carolCtx, `${stage.nodeB.url}/?idle=3`);
     await signIn(carol, 'Carol');
 
     const dot = '#people [data-name="Carol"] .dot';
@@ -162,8 +131,8 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
   });
 
   it('history loads as you scroll up, in order, to the start of the room', async () => {
-    for (let i = 0; i < 130; i++) await post(nodeB, 'archive', 'dana', `archived message ${i}`);
-    const ann = await openPage(await context(DESKTOP), nodeA.url);
+    for (let i = 0; i < 130; i++) await post(stage.nodeB, 'archive', 'dana', `archived message ${i}`);
+    const ann = await openPage(await context(DESKTOP), stage.nodeA.url);
     await signIn(ann, 'Ann Lee');
     await joinRoom(ann, 'archive');
     await waitFor(async () => (await messageTexts(ann)).length >= 50, 5000, 'first page');
@@ -190,24 +159,24 @@ describe('web chat page in chromium', { timeout: 90_000 }, () => {
   });
 
   it('a node restart loses nothing: the banner shows, missed and offline-typed messages arrive once', async () => {
-    const ann = await openPage(await context(PHONE), nodeA.url);
+    const ann = await openPage(await context(PHONE), stage.nodeA.url);
     await signIn(ann, 'Ann Lee');
     await joinRoom(ann, 'restart');
-    const bob = await openPage(await context(DESKTOP), nodeB.url);
+    const bob = await openPage(await context(DESKTOP), stage.nodeB.url);
     await signIn(bob, 'Bob');
     await joinRoom(bob, 'restart');
     await sendMessage(bob, 'before the restart');
     await ann.waitForSelector('#msg-list .msg-text >> text=before the restart');
 
-    const port = nodeA.port;
-    await nodeA.stop();
+    const port = stage.nodeA.port;
+    await stage.nodeA.stop();
     await ann.waitForSelector('#banner[data-state="reconnecting"]', { timeout: 10_000 });
     for (let i = 1; i <= 3; i++) await sendMessage(bob, `missed ${i}`);
     await sendMessage(ann, 'typed while offline');
     await ann.waitForSelector('.msg.pending >> text=typed while offline');
     await shot(ann, '11-reconnecting-banner');
 
-    nodeA = await startNode({ redisUrl: redis.url, env: { PARLEY_API_KEY: API_KEY, PORT: String(port) } });
+    await stage.startNodeAAgain(port);
     // The banner goes away ("Back online") once the node is back.
     await ann.waitForFunction(
       () => document.querySelector('#banner')?.getAttribute('data-state') !== 'reconnecting',

@@ -4,37 +4,25 @@
  * a reload, and a moderator's tools (delete, mute, ban; the banned user sees
  * why; the topic in the header). Screenshots land in test-results/e2e/.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startRedis, type RedisProcess } from '../support/redis.js';
-import { startNode, type RunningNode } from '../support/server.js';
+import { describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
 import { waitFor } from '../support/ports.js';
 import {
   DESKTOP,
   PHONE,
-  ensureWebBuilt,
   joinRoom,
-  launch,
   messageTexts,
   openPage,
   pageErrors,
   sendMessage,
   shot,
   signIn,
+  twoNodeStage,
 } from './browser.js';
 
 const API_KEY = 'e2e-v2-api-key-0123456789abcdef012';
-let redis: RedisProcess;
-let nodeA: RunningNode;
-let nodeB: RunningNode;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-async function context(options: typeof DESKTOP | typeof PHONE = DESKTOP): Promise<BrowserContext> {
-  const ctx = await browser.newContext(options);
-  contexts.push(ctx);
-  return ctx;
-}
+const stage = twoNodeStage(API_KEY);
+const context = (options?: typeof DESKTOP | typeof PHONE): Promise<BrowserContext> => stage.context(options);
 
 /** The stored message row whose text contains `text`. */
 function row(page: Page, text: string): ReturnType<Page['locator']> {
@@ -48,32 +36,12 @@ async function act(page: Page, text: string, action: string): Promise<void> {
   await r.locator(`[data-action="${action}"]`).click();
 }
 
-beforeAll(async () => {
-  ensureWebBuilt();
-  redis = await startRedis();
-  const env = { PARLEY_API_KEY: API_KEY };
-  nodeA = await startNode({ redisUrl: redis.url, env });
-  nodeB = await startNode({ redisUrl: redis.url, env });
-  browser = await launch();
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await nodeA?.stop().catch(() => undefined);
-  await nodeB?.stop().catch(() => undefined);
-  await redis?.stop();
-});
-
-afterEach(async () => {
-  for (const ctx of contexts.splice(0)) await ctx.close().catch(() => undefined);
-});
-
 describe('web page v2 in chromium', { timeout: 90_000 }, () => {
   it('reply, edit, delete and react: the other page sees each change live and after a reload', async () => {
-    const ann = await openPage(await context(), nodeA.url);
+    const ann = await openPage(await context(), stage.nodeA.url);
     await signIn(ann, 'Ann Lee');
     await joinRoom(ann, 'life');
-    const bob = await openPage(await context(), nodeB.url);
+    const bob = await openPage(await context(), stage.nodeB.url);
     await signIn(bob, 'Bob');
     await joinRoom(bob, 'life');
 
@@ -161,9 +129,9 @@ describe('web page v2 in chromium', { timeout: 90_000 }, () => {
   });
 
   it('DMs appear for the other with a badge that clears on view; browse and join; leave; status survives a reload', async () => {
-    const ann = await openPage(await context(), `${nodeA.url}/?poll=1`);
+    const ann = await openPage(await context(), `${stage.nodeA.url}/?poll=1`);
     await signIn(ann, 'Ann Lee');
-    const bob = await openPage(await context(), `${nodeB.url}/?poll=1`);
+    const bob = await openPage(await context(), `${stage.nodeB.url}/?poll=1`);
     await signIn(bob, 'Bob');
     await ann.waitForSelector('#people .person[data-name="Bob"]');
 
@@ -227,11 +195,11 @@ describe('web page v2 in chromium', { timeout: 90_000 }, () => {
   });
 
   it('dev sign-in takes names in any script; two people with one name stay two; a reload stays the same person', async () => {
-    const li1 = await openPage(await context(), nodeA.url);
+    const li1 = await openPage(await context(), stage.nodeA.url);
     await signIn(li1, '李雷');
-    const li2 = await openPage(await context(), nodeB.url);
+    const li2 = await openPage(await context(), stage.nodeB.url);
     await signIn(li2, '李雷');
-    const eleni = await openPage(await context(), nodeA.url);
+    const eleni = await openPage(await context(), stage.nodeA.url);
     await signIn(eleni, 'Ελένη');
     const people = eleni.locator('#people .person'); // online and offline: a new id would add one
     await waitFor(
@@ -251,20 +219,20 @@ describe('web page v2 in chromium', { timeout: 90_000 }, () => {
   });
 
   it('a moderator deletes, mutes and bans; the banned user sees why; the topic shows in the header', async () => {
-    const res = await fetch(`${nodeA.url}/api/rooms/townhall/settings`, {
+    const res = await fetch(`${stage.nodeA.url}/api/rooms/townhall/settings`, {
       method: 'PUT',
       headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ topic: 'Be kind. Questions for Friday go here.' }),
     });
     expect(res.status).toBeLessThan(300);
 
-    const mod = await openPage(await context(), nodeA.url);
+    const mod = await openPage(await context(), stage.nodeA.url);
     await mod.fill('#signin-name', 'Mo Derator');
     await mod.check('#signin-moderator');
     await mod.click('#signin-submit');
     await mod.waitForSelector('#composer-input');
     await joinRoom(mod, 'townhall');
-    const eve = await openPage(await context(PHONE), nodeB.url);
+    const eve = await openPage(await context(PHONE), stage.nodeB.url);
     await signIn(eve, 'Eve');
     await joinRoom(eve, 'townhall');
     await mod.waitForSelector('#room-topic >> text=Be kind');
