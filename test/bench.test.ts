@@ -1,8 +1,8 @@
 /**
  * The bench's own moving parts that a wrong figure would hide: the load
  * generator's lean WebSocket client (framing edge cases against `ws`), its
- * Socket.IO protocol client against a real Socket.IO server, and the
- * percentile helper. The whole bench runs in CI as `npm run bench:quick`.
+ * Socket.IO protocol client against a real Socket.IO server, the connect
+ * window and failure count of the connect storm, and the percentile helper. The whole bench runs in CI as `npm run bench:quick`.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { connectClient } from '../bench/lib/clients.js';
 import { connectRaw } from '../bench/lib/rawws.js';
+import { connectAll } from '../bench/load/common.js';
 import { latencyStats } from '../bench/lib/types.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -133,6 +134,53 @@ describe('bench Socket.IO protocol client', () => {
     expect((await a.send('r1', 'b|7|1.000|xx')).ok).toBe(true);
     await waitFor(() => got.length === 2);
     expect(got).toEqual(['r1:he said "hi" \\o/', 'r1:b|7|1.000|xx']);
+  });
+});
+
+describe('load generator connect storm', () => {
+  it('keeps at most `window` connects in flight and counts every failed attempt, retries included', async () => {
+    const http = createServer();
+    const wss = new WebSocketServer({ noServer: true });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const tries = new Map<string, number>();
+    http.on('upgrade', (req, socket, head) => {
+      const user = new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? '';
+      tries.set(user, (tries.get(user) ?? 0) + 1);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      // Held a while, so that the generator's window is what bounds the handshakes in flight.
+      setTimeout(() => {
+        inFlight--;
+        // u3 is always refused; u5 only on its first attempt.
+        if (user === 'u3' || (user === 'u5' && tries.get(user) === 1)) {
+          socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, () => {});
+      }, 20);
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const c of wss.clients) c.terminate();
+          http.close(() => r());
+        }),
+    );
+    const port = (http.address() as AddressInfo).port;
+    const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
+    const errors: string[] = [];
+    let failures = 0;
+    const clients = await connectAll('relay', [port], users, errors, { window: 8, onFailedAttempt: () => failures++ });
+    cleanups.push(() => clients.forEach((c) => c?.close()));
+    expect(maxInFlight).toBeLessThanOrEqual(8);
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(clients.map((c, i) => (c === null ? i : -1)).filter((i) => i >= 0)).toEqual([3]);
+    expect(failures).toBe(4); // u3 three times, u5 once
+    expect(tries.get('u3')).toBe(3);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('connect u3');
   });
 });
 

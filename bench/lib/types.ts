@@ -18,6 +18,22 @@ export interface FanoutTask {
   drainMs: number;
   /** Prefix of user and room ids (unique per run). */
   prefix: string;
+  /** Connects in flight at once (default 64); the scale scenario's connect storm uses 500. */
+  connectWindow?: number;
+  /** After the joins, emit `ready` (with the setup timings) and wait for `release` before sending. */
+  holdBeforeLoad?: boolean;
+}
+
+/** How the fan-out's connections and joins went. */
+export interface FanoutSetup {
+  /** From the first connect started to the last connection open (or given up), ms. */
+  connectMs: number;
+  /** Connect attempts that failed (refused, reset, timed out), retried ones included. */
+  connectFailures: number;
+  /** Connections that did not open after 3 attempts. */
+  connectFailed: number;
+  /** From the first join sent to the last reply, ms. */
+  joinMs: number;
 }
 
 export interface IdleTask {
@@ -72,7 +88,7 @@ export interface LatencyStats {
   max: number;
 }
 
-export interface FanoutResult {
+export interface FanoutResult extends FanoutSetup {
   connections: number;
   rooms: number;
   roomSize: number;
@@ -150,7 +166,7 @@ export interface HistoryResult {
 }
 
 export type LoadEvent =
-  | { event: 'ready'; info?: IdleResult }
+  | { event: 'ready'; info?: IdleResult; setup?: FanoutSetup }
   | { event: 'measure-start' }
   | { event: 'measure-end' }
   | { event: 'result'; result: FanoutResult | IdleResult | PresenceResult | KillResult | HistoryResult }

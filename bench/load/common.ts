@@ -31,19 +31,29 @@ export function deliverCommand(c: LoadCommand): void {
 export const CONNECT_CONCURRENCY = 64;
 export const REQUEST_CONCURRENCY = 256;
 
+/** How connectAll opens its clients. */
+export interface ConnectOptions {
+  /** Connects in flight at once (default CONNECT_CONCURRENCY). */
+  window?: number;
+  /** Called for every failed attempt (refused, reset, timed out), retried ones included. */
+  onFailedAttempt?: () => void;
+}
+
 /** Opens a client per user (port i % ports for the i-th), 3 tries each; null where all failed. */
 export async function connectAll(
   kind: SystemKind,
   ports: number[],
   users: string[],
   errors: string[],
+  opts: ConnectOptions = {},
 ): Promise<(BenchClient | null)[]> {
-  return pool(users, CONNECT_CONCURRENCY, async (user, i) => {
+  return pool(users, opts.window ?? CONNECT_CONCURRENCY, async (user, i) => {
     const port = ports[i % ports.length] as number;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         return await connectClient(kind, port, user);
       } catch (e) {
+        opts.onFailedAttempt?.();
         if (attempt === 2) {
           if (errors.length < 10) errors.push(`connect ${user}: ${(e as Error).message}`);
           return null;

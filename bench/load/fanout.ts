@@ -1,8 +1,8 @@
 /** The fan-out task: rooms of members on every node, sends on schedule, loss / duplicates / order / latency. */
 import { performance } from 'node:perf_hooks';
 import { pool, type BenchClient } from '../lib/clients.js';
-import { latencyStats, type FanoutResult, type FanoutTask } from '../lib/types.js';
-import { closeAll, connectAll, emit, errCode, REQUEST_CONCURRENCY, sleep } from './common.js';
+import { latencyStats, type FanoutResult, type FanoutSetup, type FanoutTask } from '../lib/types.js';
+import { closeAll, connectAll, emit, errCode, nextCommand, REQUEST_CONCURRENCY, sleep } from './common.js';
 
 /** The marker at the start of every bench text: `b|<key>|<send time ms>|`. */
 function makeText(key: number, t: number, len: number): string {
@@ -19,7 +19,13 @@ export async function fanout(task: FanoutTask): Promise<FanoutResult> {
   // Member m of room r is connection r*size+m, on node m % nodes: every room has members on every node.
   const users = Array.from({ length: n }, (_, i) => `${task.prefix}u${i}`);
   const roomName = (r: number): string => `${task.prefix}r${r}`;
-  const clients = await connectAll(task.kind, task.ports, users, setupErrors);
+  let connectFailures = 0;
+  const clients = await connectAll(task.kind, task.ports, users, setupErrors, {
+    window: task.connectWindow,
+    onFailedAttempt: () => connectFailures++,
+  });
+  const connectMs = performance.now() - t0;
+  const connectFailed = clients.filter((c) => c === null).length;
 
   // Per member: keys received, in arrival order.
   const recv: number[][] = Array.from({ length: n }, () => []);
@@ -47,6 +53,7 @@ export async function fanout(task: FanoutTask): Promise<FanoutResult> {
     };
   }
 
+  const joinStart = performance.now();
   const joined = await pool(clients, REQUEST_CONCURRENCY, async (c, i) => {
     if (!c) return false;
     const r = await c.join(roomName(Math.floor(i / size)));
@@ -54,11 +61,21 @@ export async function fanout(task: FanoutTask): Promise<FanoutResult> {
     return r.ok;
   });
   const setupMs = performance.now() - t0;
+  const setup: FanoutSetup = { connectMs, connectFailures, connectFailed, joinMs: performance.now() - joinStart };
   if (joined.some((ok) => !ok)) {
     closeAll(clients);
-    throw new Error(`setup failed: ${joined.filter((ok) => !ok).length} of ${n} not joined; ${setupErrors.join('; ')}`);
+    throw new Error(
+      `setup failed: ${joined.filter((ok) => !ok).length} of ${n} not joined (${connectFailed} not connected, ` +
+        `${connectFailures} failed connect attempts, connects took ${connectMs.toFixed(0)} ms); ${setupErrors.join('; ')}`,
+    );
   }
-  await sleep(200); // let join presence traffic settle
+  if (task.holdBeforeLoad) {
+    // The orchestrator measures the idle node, then releases the load.
+    emit({ event: 'ready', setup });
+    await nextCommand();
+  } else {
+    await sleep(200); // let join presence traffic settle
+  }
 
   const sendErrors: Record<string, number> = {};
   const interval = 1000 / task.rate;
@@ -210,6 +227,7 @@ export async function fanout(task: FanoutTask): Promise<FanoutResult> {
     ackMs: latencyStats(acks),
     measureMs: task.measureMs,
     setupMs,
+    ...setup,
     loadgenCpuSec: (cpu.user + cpu.system) / 1e6,
     setupErrors,
   };
