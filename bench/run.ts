@@ -21,6 +21,7 @@ import { runIdle } from './scenarios/idle.js';
 import { runKill } from './scenarios/kill.js';
 import { runMain, runProfile } from './scenarios/main.js';
 import { runPresence } from './scenarios/presence.js';
+import { runScale } from './scenarios/scale.js';
 import { runSweep } from './scenarios/sweep.js';
 
 async function main(): Promise<void> {
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     if (profileDir) await runProfile(ctx, profileDir);
     if (wants('sweep', o.sweep)) await runSweep(ctx);
     if (wants('idle', o.idle)) await runIdle(ctx);
+    if (wants('scale', o.scale)) await runScale(ctx);
     if (systems.includes('parley')) {
       if (wants('presence', o.presence)) await runPresence(ctx);
       if (wants('kill', o.kill)) await runKill(ctx);

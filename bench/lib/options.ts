@@ -23,6 +23,16 @@ export interface Options {
   presence: boolean;
   kill: boolean;
   history: boolean;
+  /** The 10k-connections-on-one-node rows (scenarios/scale.ts). */
+  scale: boolean;
+  scaleConnections: number;
+  scaleRooms: number;
+  /** Messages per second per room under the scale load. */
+  scaleRate: number;
+  /** Connects in flight at once during the connect storm. */
+  scaleWindow: number;
+  scaleWarmupMs: number;
+  scaleMeasureMs: number;
   profile: boolean;
   out: string | null;
   /** Which Redis the Parley nodes use: one redis-server, or a 3-shard cluster. */
@@ -45,7 +55,9 @@ export const HELP = `npm run bench -- [options]
   --no-sweep | --sweep-rates 10,15,20,30,40,60,80,120,160,240,320  (--sweep-warmup S, --sweep-duration S: 1 / 4)
   --no-idle | --idle-connections N (default 5000) | --idle-room-size N (default 40)
   --no-presence | --no-kill | --no-history
-  --only main|profile|sweep|idle|presence|kill|history   run just that part (repeatable)
+  --no-scale | --scale-connections N (default 10000) | --scale-rooms N (500) | --scale-rate N (2 msg/s/room)
+                          | --scale-window N (connects in flight in the storm, 500) | --scale-duration S (10)
+  --only main|profile|sweep|idle|scale|presence|kill|history   run just that part (repeatable)
   --profile               one extra profiled run per system: .cpuprofile of every node in bench/results/profiles/
                           (and a .heapsnapshot of each system's idle node, first run)
   --out FILE              JSON result path (default bench/results/bench-<time>.json)
@@ -75,6 +87,13 @@ export function parseArgs(argv: string[]): Options {
     presence: true,
     kill: true,
     history: true,
+    scale: true,
+    scaleConnections: 10_000,
+    scaleRooms: 500,
+    scaleRate: 2,
+    scaleWindow: 500,
+    scaleWarmupMs: 2000,
+    scaleMeasureMs: 10_000,
     profile: false,
     out: null,
     deployment: 'single',
@@ -151,6 +170,24 @@ export function parseArgs(argv: string[]): Options {
       case '--no-history':
         o.history = false;
         break;
+      case '--no-scale':
+        o.scale = false;
+        break;
+      case '--scale-connections':
+        o.scaleConnections = Math.floor(num(v(), a));
+        break;
+      case '--scale-rooms':
+        o.scaleRooms = Math.floor(num(v(), a));
+        break;
+      case '--scale-rate':
+        o.scaleRate = num(v(), a);
+        break;
+      case '--scale-window':
+        o.scaleWindow = Math.floor(num(v(), a));
+        break;
+      case '--scale-duration':
+        o.scaleMeasureMs = num(v(), a) * 1000;
+        break;
       case '--only':
         o.only.add(v() ?? '');
         break;
@@ -193,6 +230,7 @@ export function parseArgs(argv: string[]): Options {
       presence: false,
       kill: false,
       history: false,
+      scale: false,
       profile: false,
     });
   }
