@@ -4,6 +4,7 @@
  * task at a time, given over IPC, and reports phase events and a result.
  */
 import { performance } from 'node:perf_hooks';
+import { churn } from './load/churn.js';
 import { connectClient, pool, type BenchClient, type Reply, type SystemKind } from './lib/clients.js';
 import {
   latencyStats,
@@ -598,6 +599,9 @@ async function runTask(task: LoadTask): Promise<void> {
         break;
       case 'history':
         result = await history(task);
+        break;
+      case 'churn':
+        result = await churn(task, emit);
         break;
     }
     emit({ event: 'result', result });

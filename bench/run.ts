@@ -22,6 +22,7 @@ import {
 } from './lib/nodes.js';
 import { rssBytes, sleep, spawnTracked, stopChild, treeCpuSeconds } from './lib/proc.js';
 import { startDeployment, type BenchRedis, type Deployment } from './lib/redis.js';
+import { runSoak } from './scenarios/soak.js';
 import type {
   FanoutResult,
   FanoutTask,
@@ -61,6 +62,9 @@ interface Options {
   deployment: Deployment;
   /** PARLEY_ACK_REPLICAS of the Parley nodes (needs replicas: the cluster deployment has one per shard). */
   ackReplicas: number;
+  /** The soak (--only soak): minutes, and the PARLEY_HISTORY_MAX of its nodes. */
+  soakMinutes: number;
+  soakHistoryMax: number;
 }
 
 const HELP = `npm run bench -- [options]
@@ -75,7 +79,8 @@ const HELP = `npm run bench -- [options]
   --no-sweep | --sweep-rates 10,15,20,30,40,60,80,120,160,240,320  (--sweep-warmup S, --sweep-duration S: 1 / 4)
   --no-idle | --idle-connections N (default 5000) | --idle-room-size N (default 40)
   --no-presence | --no-kill | --no-history
-  --only main|profile|sweep|idle|presence|kill|history   run just that part (repeatable)
+  --only main|profile|sweep|idle|presence|kill|history|soak   run just that part (repeatable; soak runs only when asked)
+  --soak-minutes N        soak length (default 20); --soak-history-max N  PARLEY_HISTORY_MAX of its nodes (default 1000)
   --profile               one extra profiled run per system: .cpuprofile of every node in bench/results/profiles/
                           (and a .heapsnapshot of each system's idle node, first run)
   --out FILE              JSON result path (default bench/results/bench-<time>.json)
@@ -108,6 +113,8 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
     out: null,
     deployment: 'single',
     ackReplicas: 0,
+    soakMinutes: 20,
+    soakHistoryMax: 1000,
     only: new Set(),
   };
   const num = (v: string | undefined, name: string): number => {
@@ -200,6 +207,12 @@ function parseArgs(argv: string[]): Options & { only: Set<string> } {
         if (!Number.isInteger(o.ackReplicas) || o.ackReplicas < 0)
           throw new Error('--ack-replicas needs an integer >= 0');
         break;
+      case '--soak-minutes':
+        o.soakMinutes = num(v(), a);
+        break;
+      case '--soak-history-max':
+        o.soakHistoryMax = Math.floor(num(v(), a));
+        break;
       case '--help':
       case '-h':
         console.log(HELP);
@@ -252,7 +265,7 @@ class LoadGen {
 
   run<R>(
     task: LoadTask,
-    on: Partial<Record<'ready' | 'measure-start' | 'measure-end', (e: LoadEvent) => void>> = {},
+    on: Partial<Record<'ready' | 'measure-start' | 'measure-end' | 'sample', (e: LoadEvent) => void>> = {},
     timeoutMs = 300_000,
   ): Promise<R> {
     return new Promise((resolvePromise, reject) => {
@@ -1048,6 +1061,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (o.only.has('soak')) await runSoak({ o, redis, loadgen, result, failures, log });
   } finally {
     await loadgen.stop();
     await redis.stop();
