@@ -3,20 +3,15 @@
  * (`PARLEY_CONFIG=/etc/parley/parley.json`, keys named like the environment
  * variables; the environment wins), validated once at start. A bad value
  * throws ConfigError naming the setting; main.ts prints it and exits 1.
+ *
+ * This file is the Config (its shape, defaults, parsing and validation of
+ * the values); the table of setting names is settings.ts, the reading of the
+ * JSON file config-file.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { JwtKeyError, resolveJwtKeys } from './auth/keys.js';
-
-export class ConfigError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+import { readConfigFile } from './config-file.js';
+import { ConfigError, SETTINGS, type SettingName } from './settings.js';
 
 export interface Limits {
   /** Largest accepted WebSocket frame, bytes (close 1009). */
@@ -163,78 +158,6 @@ export const defaultLimits: Limits = {
   requestTimeoutMs: 30_000,
 };
 
-/** How a setting's value is written: integer, text, boolean (1/0/true/false) or comma-separated list. */
-export type SettingKind = 'int' | 'string' | 'bool' | 'list';
-
-/**
- * Every setting Parley reads, by its environment name. The one table of
- * names: reads go through it (int/str take a SettingName), the unknown
- * `PARLEY_*` warning and the option names of `createParley(options)` come
- * from it. A new setting is one line here plus its read in buildConfig.
- */
-export const SETTINGS = {
-  PORT: 'int',
-  HOST: 'string',
-  REDIS_URL: 'string',
-  LOG_LEVEL: 'string',
-  PARLEY_CONFIG: 'string',
-  PARLEY_NODE_ID: 'string',
-  PARLEY_JWT_SECRET: 'string',
-  PARLEY_JWT_PUBLIC_KEY: 'string',
-  PARLEY_JWKS_URL: 'string',
-  PARLEY_JWT_AUDIENCE: 'string',
-  PARLEY_JWT_ISSUER: 'string',
-  PARLEY_API_KEY: 'string',
-  PARLEY_ALLOWED_ORIGINS: 'list',
-  PARLEY_HISTORY_MAX: 'int',
-  PARLEY_DEDUPE_WINDOW_MS: 'int',
-  PARLEY_NODE_TIMEOUT_MS: 'int',
-  PARLEY_PRESENCE_RETENTION_MS: 'int',
-  PARLEY_MEMORY_MAX_MESSAGES: 'int',
-  PARLEY_SHUTDOWN_TIMEOUT_MS: 'int',
-  PARLEY_WEB_ROOT: 'string',
-  PARLEY_TRUST_PROXY: 'bool',
-  PARLEY_SOCKETIO: 'bool',
-  PARLEY_MAX_FRAME_BYTES: 'int',
-  PARLEY_MAX_TEXT_CHARS: 'int',
-  PARLEY_SEND_RATE: 'int',
-  PARLEY_SEND_BURST: 'int',
-  PARLEY_TYPING_RATE: 'int',
-  PARLEY_MAX_BUFFERED_BYTES: 'int',
-  PARLEY_SLOW_CONSUMER_GRACE_MS: 'int',
-  PARLEY_MAX_ROOMS_PER_CONNECTION: 'int',
-  PARLEY_MAX_STATUS_TEXT_CHARS: 'int',
-  PARLEY_MAX_PRESENCE_USERS: 'int',
-  PARLEY_ROOM_MEMBERS_CAP: 'int',
-  PARLEY_RECOVERY_MAX: 'int',
-  PARLEY_MAX_CONNECTIONS_PER_USER: 'int',
-  PARLEY_MAX_CONNECTIONS_PER_IP: 'int',
-  PARLEY_COMMAND_RATE: 'int',
-  PARLEY_COMMAND_BURST: 'int',
-  PARLEY_MAX_PENDING_UPGRADES: 'int',
-  PARLEY_HANDSHAKE_TIMEOUT_MS: 'int',
-  PARLEY_MAX_HEADER_BYTES: 'int',
-  PARLEY_MAX_HEADERS: 'int',
-  PARLEY_HEADERS_TIMEOUT_MS: 'int',
-  PARLEY_REQUEST_TIMEOUT_MS: 'int',
-  REDIS_CLUSTER_NODES: 'list',
-  REDIS_SENTINELS: 'list',
-  REDIS_SENTINEL_NAME: 'string',
-  PARLEY_ACK_REPLICAS: 'int',
-  PARLEY_ACK_TIMEOUT_MS: 'int',
-  PARLEY_WEBHOOK_URL: 'string',
-  PARLEY_WEBHOOK_SECRET: 'string',
-  PARLEY_WEBHOOK_TIMEOUT_MS: 'int',
-  PARLEY_WEBHOOK_RETRY_BASE_MS: 'int',
-  PARLEY_WEBHOOK_RETRY_MAX_MS: 'int',
-  PARLEY_WEBHOOK_RETRY_FOR_MS: 'int',
-  PARLEY_WEBHOOK_POLL_MS: 'int',
-  PARLEY_WEBHOOK_CONCURRENCY: 'int',
-} as const satisfies Record<string, SettingKind>;
-
-/** The name of a setting (its environment variable). */
-export type SettingName = keyof typeof SETTINGS;
-
 type Env = Record<string, string | undefined>;
 
 function int(env: Env, name: SettingName, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -250,58 +173,6 @@ function int(env: Env, name: SettingName, fallback: number, min = 0, max = Numbe
 function str(env: Env, name: SettingName): string | null {
   const v = env[name];
   return v === undefined || v === '' ? null : v;
-}
-
-/** Keys of a config file that are not settings. */
-const FILE_META_KEYS = new Set(['$schema', '$comment']);
-
-/**
- * Reads a JSON config file: an object whose keys are setting names (as the
- * environment variables) and whose values are strings, numbers, booleans,
- * lists (joined with commas) or null (unset).
- *
- * @example
- * // /etc/parley/parley.json: {"PORT": 3000, "PARLEY_ALLOWED_ORIGINS": ["https://chat.example.com"]}
- * const values = readConfigFile('/etc/parley/parley.json'); // { PORT: '3000', PARLEY_ALLOWED_ORIGINS: 'https://chat.example.com' }
- */
-export function readConfigFile(path: string): Record<string, string> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError('PARLEY_CONFIG', `cannot read config file ${path} (${code})`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError('PARLEY_CONFIG', `config file ${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError('PARLEY_CONFIG', `config file ${path} must hold a JSON object of settings`);
-  }
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (FILE_META_KEYS.has(key) || value === null) continue;
-    out[key] = settingText(key, value, `in ${path}`);
-  }
-  return out;
-}
-
-/**
- * A setting's value as the environment would hold it: strings as they are,
- * numbers and booleans as text, lists joined with commas (config files and
- * `createParley(options)` share this).
- *
- * @example
- * settingText('PARLEY_ALLOWED_ORIGINS', ['https://a.example', 'https://b.example'], 'in options'); // 'https://a.example,https://b.example'
- */
-export function settingText(key: string, value: unknown, where: string): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(',');
-  throw new ConfigError(key, `${where}: must be a string, number, boolean or list of strings`);
 }
 
 /**

@@ -16,16 +16,8 @@
  * server.listen(3000);
  */
 export { createParley, attachParley, type ParleyNode, type ParleyOptions, type AttachRoutes } from './server/parley.js';
-export {
-  loadConfig,
-  ConfigError,
-  SETTINGS,
-  defaultLimits,
-  type Config,
-  type Limits,
-  type SettingName,
-  type SettingKind,
-} from './config.js';
+export { loadConfig, defaultLimits, type Config, type Limits } from './config.js';
+export { ConfigError, SETTINGS, type SettingName, type SettingKind } from './settings.js';
 export { configFromOptions, optionName, unknownSettings, type SettingOptions, type UnknownSetting } from './options.js';
 export { createLogger, type Logger } from './logger.js';
 export { ParleyError, type ErrorBody } from './protocol/errors.js';

@@ -1,11 +1,13 @@
 /**
  * The settings as code: `createParley(options)` takes the documented
  * settings with camelCase names (`PARLEY_API_KEY` -> `apiKey`, `REDIS_URL` ->
- * `redisUrl`, `PORT` -> `port`), derived from config.ts's SETTINGS table and
+ * `redisUrl`, `PORT` -> `port`), derived from settings.ts's SETTINGS table and
  * validated by the same code as the environment (same errors). Also the
  * start-up check that warns about unknown `PARLEY_*` variables.
  */
-import { ConfigError, configFromValues, settingText, SETTINGS, type Config, type SettingName } from './config.js';
+import { configFromValues, type Config } from './config.js';
+import { settingText } from './config-file.js';
+import { ConfigError, SETTINGS, type SettingName } from './settings.js';
 
 type Camel<S extends string> = S extends `${infer Head}_${infer Tail}`
   ? `${Lowercase<Head>}${Capitalize<Camel<Tail>>}`

@@ -13,7 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
-import { connectClient, pool, type BenchClient, type Reply } from '../lib/clients.js';
+import { connectClient, pool, type BenchClient } from '../lib/clients.js';
 import {
   latencyStats,
   type ChurnResult,
@@ -22,11 +22,8 @@ import {
   type LatencyStats,
   type LoadEvent,
 } from '../lib/types.js';
+import { CONNECT_CONCURRENCY, REQUEST_CONCURRENCY, closeAll, errCode, sleep } from './common.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const CONNECT_CONCURRENCY = 64;
-const REQUEST_CONCURRENCY = 256;
 /** A send due more than this long ago is skipped (the generator is behind). */
 const LAG_LIMIT_MS = 100;
 
@@ -83,10 +80,6 @@ function rssBytes(): number {
 interface JoinData {
   messages?: Array<{ id?: string; text?: string }>;
   recovered?: boolean;
-}
-
-function errCode(r: Reply): string {
-  return r.error?.code ?? 'UNKNOWN';
 }
 
 /**
@@ -275,7 +268,7 @@ export async function churn(task: ChurnTask, emit: (e: LoadEvent) => void): Prom
   const setupMs = performance.now() - t0;
   if (connected.some((ok) => !ok) || joined.some((ok) => !ok)) {
     finished = true;
-    for (const c of clients) c?.close();
+    closeAll(clients);
     throw new Error(`setup failed: ${joined.filter((ok) => !ok).length} of ${n} not joined; ${setupErrors.join('; ')}`);
   }
   await sleep(500); // let join presence traffic settle
@@ -453,7 +446,7 @@ export async function churn(task: ChurnTask, emit: (e: LoadEvent) => void): Prom
     lost += missed;
     if (missed > 0) clientsWithLoss++;
   }
-  for (const c of clients) c?.close();
+  closeAll(clients);
 
   return {
     connections: n,

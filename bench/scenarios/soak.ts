@@ -8,37 +8,11 @@
  * at the end growth after the warm-up (2 min) with a least-squares slope,
  * PASS under 5%, and whether every state map came back to its 2-min value.
  */
-import type { BenchRedis, Deployment } from '../lib/redis.js';
+import { nextPrefix, parleyEnv, type BenchContext } from '../lib/context.js';
 import { startCluster, type ServerNode } from '../lib/nodes.js';
 import { rssBytes } from '../lib/proc.js';
-import type { ChurnResult, ChurnTask, ChurnWindow, LoadEvent, LoadTask } from '../lib/types.js';
-
-/** The bench options the soak reads. */
-export interface SoakOptions {
-  soakMinutes: number;
-  /** PARLEY_HISTORY_MAX of the soak's nodes (small, so streams reach their cap early). */
-  soakHistoryMax: number;
-  connections: number;
-  rooms: number;
-  rate: number;
-  textBytes: number;
-  deployment: Deployment;
-  ackReplicas: number;
-}
-
-/** The part of the load generator the soak uses. */
-export interface SoakLoadGen {
-  run<R>(task: LoadTask, on?: Partial<Record<'sample', (e: LoadEvent) => void>>, timeoutMs?: number): Promise<R>;
-}
-
-export interface SoakContext {
-  o: SoakOptions;
-  redis: BenchRedis;
-  loadgen: SoakLoadGen;
-  result: Record<string, unknown>;
-  failures: string[];
-  log: (s: string) => void;
-}
+import type { BenchRedis } from '../lib/redis.js';
+import type { ChurnResult, ChurnTask, ChurnWindow } from '../lib/types.js';
 
 /** One 10 s sample of everything the soak watches. */
 export interface SoakSample {
@@ -249,12 +223,12 @@ export function summarize(
 }
 
 /**
- * Runs the soak and prints its progress and summary.
+ * Runs the soak and prints its progress and summary (result.soak: samples, summary, load).
  *
  * @example
- * await runSoak({ o, redis, loadgen, result, failures, log }); // result.soak: samples, summary, load
+ * if (o.only.has('soak')) await runSoak(ctx);
  */
-export async function runSoak(ctx: SoakContext): Promise<void> {
+export async function runSoak(ctx: BenchContext): Promise<void> {
   const { o, redis, loadgen, result, failures, log } = ctx;
   const durationMs = Math.round(o.soakMinutes * 60_000);
   const warmupSec = Math.min(120, durationMs / 2000);
@@ -271,9 +245,7 @@ export async function runSoak(ctx: SoakContext): Promise<void> {
       `(the default 10,000 would keep growing for ${fmt(10_000 / o.rate, 0)} s)`,
   );
   await redis.command('FLUSHALL');
-  const env: Record<string, string> = { PARLEY_HISTORY_MAX: String(historyMax) };
-  if (o.ackReplicas > 0) env.PARLEY_ACK_REPLICAS = String(o.ackReplicas);
-  const nodes = await startCluster('parley', 2, redis.env, env);
+  const nodes = await startCluster('parley', 2, redis.env, { ...parleyEnv(o), PARLEY_HISTORY_MAX: String(historyMax) });
   const samples: SoakSample[] = [];
   let chain = Promise.resolve();
   let printedMinute = -1;
@@ -291,7 +263,7 @@ export async function runSoak(ctx: SoakContext): Promise<void> {
     churnAfterMs: 3000,
     sampleMs: SAMPLE_MS,
     drainMs: 10_000,
-    prefix: 'soak-',
+    prefix: nextPrefix('s'),
   };
   try {
     const load = await loadgen.run<ChurnResult>(

@@ -15,7 +15,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import { ConfigError, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { ConfigError } from '../settings.js';
 import { ParleyError } from '../protocol/errors.js';
 import { isValidId } from '../protocol/ids.js';
 import { cleanName, type Authenticator } from './authenticator.js';

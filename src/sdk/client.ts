@@ -5,9 +5,14 @@
  * meanwhile applied), an offline send queue keyed by `clientMsgId`, read
  * state per room, and a ping keepalive that notices dead sockets.
  *
- * This file is the facade: the transport lives in connection.ts, the request
+ * This file is the facade: the public surface, documented, delegating to
+ * core.ts, which wires the parts: the transport in connection.ts, the request
  * queue in requests.ts, rooms and recovery in rooms.ts, the message store in
- * store.ts, read state in unread.ts, the public types in types.ts.
+ * store.ts, read state in unread.ts, server frames in inbound.ts, and the
+ * calls of each concern in message-calls.ts (send, edit, delete, reactions,
+ * typing), room-calls.ts (join, leave, history, directory), read-calls.ts
+ * (read markers, memberships), status-calls.ts (status, presence) and
+ * moderation-calls.ts; who you are in identity.ts, the public types in types.ts.
  *
  * Imports only the shared protocol module (types from frames.ts, plain values
  * from codes/ids), so it bundles small for browsers and runs on Node 20.
@@ -21,13 +26,9 @@ import type {
   PresenceResult,
   RoomEntry,
 } from '../protocol/frames.js';
-import { isValidId } from '../protocol/ids.js';
-import { Connection } from './connection.js';
+import { ClientCore } from './core.js';
 import { Emitter } from './emitter.js';
-import { ParleyClientError } from './errors.js';
-import { RequestQueue } from './requests.js';
-import { dispatchFrame, type InboundSink } from './inbound.js';
-import { RoomSet } from './rooms.js';
+import { rolesOf, userIdOf, userNameOf } from './identity.js';
 import type {
   ClientEvents,
   ClientOptions,
@@ -41,8 +42,6 @@ import type {
   SendOptions,
   UnreadInfo,
 } from './types.js';
-import { ReadState } from './unread.js';
-import { jwtClaims, randomId, utf8Length } from './util.js';
 
 export type * from './types.js';
 
@@ -60,12 +59,7 @@ export type * from './types.js';
  */
 export class ParleyClient extends Emitter<ClientEvents> {
   private readonly opts: ClientOptions;
-  private readonly conn: Connection;
-  private readonly queue: RequestQueue;
-  private readonly roomSet: RoomSet;
-  private readonly reads: ReadState;
-  private desiredStatus: { status: ChosenStatus; text?: string } | null = null;
-  private readonly lastTyping = new Map<string, number>();
+  private readonly core: ClientCore;
 
   /**
    * Creates a client; nothing happens on the network until `connect()`.
@@ -80,48 +74,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
   constructor(options: ClientOptions) {
     super();
     this.opts = { ...options };
-    this.conn = new Connection(this.opts, {
-      opened: () => this.onOpened(),
-      frame: (raw) => dispatchFrame(raw, this.inbound),
-      dropped: () => {
-        this.queue.dropInflight();
-        this.roomSet.onDropped();
-      },
-      ended: (err) => {
-        this.queue.failAll(err);
-        this.roomSet.clear(err);
-        this.desiredStatus = null;
-      },
-      state: (change) => this.emit('state', change),
-      ping: (timeoutMs) => this.queue.internal('ping', {}, timeoutMs),
-    });
-    this.queue = new RequestQueue(
-      {
-        active: () => this.conn.active,
-        isOpen: () => this.conn.isOpen,
-        write: (text) => this.conn.send(text),
-        roomGate: (room) => {
-          const state = this.roomSet.get(room);
-          if (!state) return 'gone';
-          return state.joinedOn === this.conn.serial && !state.joining ? 'ready' : 'wait';
-        },
-      },
-      this.opts.requestTimeoutMs ?? 10_000,
-      this.opts.maxQueue ?? 1000,
-    );
-    this.reads = new ReadState((info) => this.emit('unread', info));
-    this.roomSet = new RoomSet(
-      {
-        serial: () => this.conn.serial,
-        isOpen: () => this.conn.isOpen,
-        internal: (type, fields) => this.queue.internal(type, fields),
-        emit: (event, ...args) => this.emit(event, ...args),
-        failRoom: (room, err) => this.queue.failRoom(room, () => err),
-        pump: () => this.queue.pump(),
-        me: () => this.userId,
-      },
-      this.reads,
-      this.opts.storeLimit,
+    this.core = new ClientCore(
+      this.opts,
+      (event, ...args) => this.emit(event, ...args),
+      () => this.userId,
     );
   }
 
@@ -132,7 +88,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * if (client.state !== 'connected') showBanner('Reconnecting…');
    */
   get state(): ConnectionState {
-    return this.conn.state;
+    return this.core.conn.state;
   }
 
   /**
@@ -142,12 +98,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * const mine = message.from === client.userId;
    */
   get userId(): string | undefined {
-    if (this.opts.user) return this.opts.user;
-    if (typeof this.opts.token === 'string') {
-      const sub = jwtClaims(this.opts.token)?.sub;
-      if (typeof sub === 'string') return sub;
-    }
-    return undefined;
+    return userIdOf(this.opts);
   }
 
   /**
@@ -157,12 +108,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * header.textContent = client.userName ?? client.userId ?? '';
    */
   get userName(): string | undefined {
-    if (this.opts.name) return this.opts.name;
-    if (typeof this.opts.token === 'string') {
-      const name = jwtClaims(this.opts.token)?.name;
-      if (typeof name === 'string') return name;
-    }
-    return undefined;
+    return userNameOf(this.opts);
   }
 
   /**
@@ -174,11 +120,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * if (client.roles.includes('moderator')) showModeratorTools();
    */
   get roles(): string[] {
-    if (typeof this.opts.token === 'string') {
-      const roles = (jwtClaims(this.opts.token) as { roles?: unknown } | null)?.roles;
-      return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [];
-    }
-    return (this.opts.query?.roles ?? '').split(',').filter(Boolean);
+    return rolesOf(this.opts);
   }
 
   /**
@@ -188,7 +130,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * client.joinedRooms(); // ['general', 'random']
    */
   joinedRooms(): string[] {
-    return [...this.roomSet.map.keys()];
+    return [...this.core.roomSet.map.keys()];
   }
 
   /**
@@ -198,7 +140,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * client.lastMessageId('general'); // '1717171717171-0'
    */
   lastMessageId(room: string): string | null {
-    return this.roomSet.get(room)?.lastId ?? null;
+    return this.core.roomSet.get(room)?.lastId ?? null;
   }
 
   /**
@@ -211,7 +153,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * for (const m of client.messages('general')) console.log(m.deleted ? '(deleted)' : m.text);
    */
   messages(room: string): Message[] {
-    return this.roomSet.get(room)?.store.list() ?? [];
+    return this.core.roomSet.get(room)?.store.list() ?? [];
   }
 
   /**
@@ -221,7 +163,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * const original = client.message('general', reply.replyTo!);
    */
   message(room: string, id: string): Message | undefined {
-    return this.roomSet.get(room)?.store.get(id);
+    return this.core.roomSet.get(room)?.store.get(id);
   }
 
   /**
@@ -232,7 +174,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * const { unread } = client.unread('general') ?? { unread: 0 };
    */
   unread(room: string): UnreadInfo | undefined {
-    return this.reads.get(room);
+    return this.core.reads.get(room);
   }
 
   /**
@@ -248,7 +190,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * }
    */
   connect(): Promise<void> {
-    return this.conn.connect();
+    return this.core.conn.connect();
   }
 
   /**
@@ -259,7 +201,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * window.addEventListener('pagehide', () => client.close());
    */
   close(): void {
-    this.conn.close();
+    this.core.conn.close();
   }
 
   /**
@@ -269,7 +211,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * retryButton.onclick = () => client.reconnectNow();
    */
   reconnectNow(): void {
-    this.conn.reconnectNow();
+    this.core.conn.reconnectNow();
   }
 
   /**
@@ -282,34 +224,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * const { messages } = await client.history('general');
    */
   join(room: string, options: JoinOptions = {}): Promise<JoinedInfo> {
-    if (!isValidId(room)) return Promise.reject(new ParleyClientError('BAD_REQUEST', `invalid room id "${room}"`));
-    if (!this.conn.active) {
-      return Promise.reject(new ParleyClientError('CLOSED', 'call connect() first', { command: 'join' }));
-    }
-    const existing = this.roomSet.get(room);
-    if (existing && existing.joinedOn === this.conn.serial && this.conn.isOpen && existing.info && !existing.joining) {
-      return Promise.resolve(existing.info);
-    }
-    const st = this.roomSet.ensure(room, options.since);
-    return new Promise<JoinedInfo>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.queue.timeoutMs;
-      const waiter = {
-        resolve: (info: JoinedInfo) => {
-          clearTimeout(timer);
-          resolve(info);
-        },
-        reject: (err: ParleyClientError) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      };
-      const timer = setTimeout(() => {
-        st.waiters = st.waiters.filter((w) => w !== waiter);
-        reject(new ParleyClientError('TIMEOUT', `join "${room}" got no reply in ${timeoutMs} ms`, { command: 'join' }));
-      }, timeoutMs);
-      st.waiters.push(waiter);
-      if (this.conn.isOpen && !st.joining) void this.roomSet.join(st);
-    });
+    return this.core.rooms.join(room, options);
   }
 
   /**
@@ -321,19 +236,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * await client.leave('random');
    * await client.leave('old-project', { forget: true });
    */
-  async leave(room: string, options: LeaveOptions = {}): Promise<void> {
-    const dropped = this.roomSet.drop(room, new ParleyClientError('NOT_JOINED', `left "${room}"`, { command: 'join' }));
-    if (dropped) {
-      this.queue.failRoom(
-        room,
-        (o) => new ParleyClientError('NOT_JOINED', `left "${room}" before the ${o.type} was sent`, { command: o.type }),
-      );
-    }
-    if (options.forget) this.reads.forget(room);
-    if (!this.conn.isOpen && !options.forget) return;
-    const fields: Record<string, unknown> = { room };
-    if (options.forget) fields.forget = true;
-    await this.queue.request('leave', fields, options.timeoutMs);
+  leave(room: string, options: LeaveOptions = {}): Promise<void> {
+    return this.core.rooms.leave(room, options);
   }
 
   /**
@@ -349,19 +253,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * await client.send('general', 'hello', { clientMsgId: 'draft-42' });
    */
   send(room: string, text: string, options: SendOptions = {}): Promise<Message> {
-    const closed = this.closedError('send');
-    if (closed) return Promise.reject(closed);
-    if (!this.roomSet.get(room)) {
-      return Promise.reject(
-        new ParleyClientError('NOT_JOINED', `join "${room}" before sending to it`, { command: 'send' }),
-      );
-    }
-    const fields: Record<string, unknown> = { room, text, clientMsgId: options.clientMsgId ?? randomId() };
-    if (options.replyTo !== undefined) fields.replyTo = options.replyTo;
-    const tooLarge = this.checkSize('send', fields);
-    if (tooLarge) return Promise.reject(tooLarge);
-    this.lastTyping.delete(room);
-    return this.queue.roomRequest('send', room, fields, options.timeoutMs, true).then((r) => r.message);
+    return this.core.messages.send(room, text, options);
   }
 
   /**
@@ -373,10 +265,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * fixed.editedAt; // ms time of the edit
    */
   edit(room: string, messageId: string, text: string, options: RequestOptions = {}): Promise<Message> {
-    const fields = { room, messageId, text };
-    const tooLarge = this.checkSize('edit', fields);
-    if (tooLarge) return Promise.reject(tooLarge);
-    return this.roomCommand('edit', room, fields, options);
+    return this.core.messages.edit(room, messageId, text, options);
   }
 
   /**
@@ -387,7 +276,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * await client.delete('general', message.id);
    */
   delete(room: string, messageId: string, options: RequestOptions = {}): Promise<Message> {
-    return this.roomCommand('delete', room, { room, messageId }, options);
+    return this.core.messages.delete(room, messageId, options);
   }
 
   /**
@@ -398,7 +287,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * await client.react('general', message.id, '👍');
    */
   react(room: string, messageId: string, emoji: string, options: RequestOptions = {}): Promise<Message> {
-    return this.roomCommand('react', room, { room, messageId, emoji }, options);
+    return this.core.messages.react(room, messageId, emoji, options);
   }
 
   /**
@@ -408,7 +297,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * await client.unreact('general', message.id, '👍');
    */
   unreact(room: string, messageId: string, emoji: string, options: RequestOptions = {}): Promise<Message> {
-    return this.roomCommand('unreact', room, { room, messageId, emoji }, options);
+    return this.core.messages.unreact(room, messageId, emoji, options);
   }
 
   /**
@@ -420,10 +309,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * const newest = client.messages('general').at(-1);
    * if (newest) await client.read('general', newest.id);
    */
-  async read(room: string, messageId: string, options: RequestOptions = {}): Promise<string> {
-    const { lastReadId } = await this.queue.request('read', { room, messageId }, options.timeoutMs);
-    this.reads.onRead(room, lastReadId, this.messages(room), this.userId);
-    return lastReadId;
+  read(room: string, messageId: string, options: RequestOptions = {}): Promise<string> {
+    return this.core.readCalls.read(room, messageId, options);
   }
 
   /**
@@ -433,10 +320,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * @example
    * for (const r of await client.rooms()) console.log(r.room, r.unread, r.lastMessage?.text);
    */
-  async rooms(options: RequestOptions = {}): Promise<RoomEntry[]> {
-    const { rooms } = await this.queue.request('rooms', {}, options.timeoutMs);
-    for (const r of rooms) this.reads.set(r.room, r.lastReadId, r.unread, r.lastMessage?.id ?? null);
-    return rooms;
+  rooms(options: RequestOptions = {}): Promise<RoomEntry[]> {
+    return this.core.readCalls.rooms(options);
   }
 
   /**
@@ -445,11 +330,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * @example
    * const found = await client.directory('team-');
    */
-  async directory(prefix?: string, options: RequestOptions = {}): Promise<DirectoryEntry[]> {
-    const fields: Record<string, unknown> = {};
-    if (prefix) fields.prefix = prefix;
-    const { rooms } = await this.queue.request('directory', fields, options.timeoutMs);
-    return rooms;
+  directory(prefix?: string, options: RequestOptions = {}): Promise<DirectoryEntry[]> {
+    return this.core.rooms.directory(prefix, options);
   }
 
   /**
@@ -459,8 +341,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * @example
    * await client.ban('general', 'spammer', { seconds: 3600 });
    */
-  async ban(room: string, user: string, options: ModerationOptions = {}): Promise<void> {
-    await this.moderate('ban', room, user, options);
+  ban(room: string, user: string, options: ModerationOptions = {}): Promise<void> {
+    return this.core.moderation.ban(room, user, options);
   }
 
   /**
@@ -469,8 +351,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * @example
    * await client.unban('general', 'spammer');
    */
-  async unban(room: string, user: string, options: RequestOptions = {}): Promise<void> {
-    await this.moderate('unban', room, user, options);
+  unban(room: string, user: string, options: RequestOptions = {}): Promise<void> {
+    return this.core.moderation.unban(room, user, options);
   }
 
   /**
@@ -479,8 +361,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * @example
    * await client.mute('general', 'loud', { seconds: 600 });
    */
-  async mute(room: string, user: string, options: ModerationOptions = {}): Promise<void> {
-    await this.moderate('mute', room, user, options);
+  mute(room: string, user: string, options: ModerationOptions = {}): Promise<void> {
+    return this.core.moderation.mute(room, user, options);
   }
 
   /**
@@ -489,8 +371,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * @example
    * await client.unmute('general', 'loud');
    */
-  async unmute(room: string, user: string, options: RequestOptions = {}): Promise<void> {
-    await this.moderate('unmute', room, user, options);
+  unmute(room: string, user: string, options: RequestOptions = {}): Promise<void> {
+    return this.core.moderation.unmute(room, user, options);
   }
 
   /**
@@ -502,13 +384,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * let page = await client.history('general', { limit: 50 });
    * while (page.hasMore) page = await client.history('general', { before: page.messages[0]!.id });
    */
-  async history(room: string, options: HistoryOptions = {}): Promise<HistoryResult> {
-    const fields: Record<string, unknown> = { room };
-    if (options.before !== undefined) fields.before = options.before;
-    if (options.limit !== undefined) fields.limit = options.limit;
-    const result = await this.queue.request('history', fields, options.timeoutMs);
-    this.roomSet.onHistory(room, result.messages);
-    return result;
+  history(room: string, options: HistoryOptions = {}): Promise<HistoryResult> {
+    return this.core.rooms.history(room, options);
   }
 
   /**
@@ -521,10 +398,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * await client.setStatus('online');
    */
   setStatus(status: ChosenStatus, text?: string, options: RequestOptions = {}): Promise<OwnPresenceEntry> {
-    this.desiredStatus = text === undefined ? { status } : { status, text };
-    const fields: Record<string, unknown> = { status };
-    if (text !== undefined) fields.text = text;
-    return this.queue.request('status', fields, options.timeoutMs).then((r) => r.presence);
+    return this.core.status.setStatus(status, text, options);
   }
 
   /**
@@ -536,8 +410,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * const { users } = await client.presence(['ann', 'bob']);
    */
   presence(target: string | string[], options: RequestOptions = {}): Promise<PresenceResult> {
-    const fields = typeof target === 'string' ? { room: target } : { users: target };
-    return this.queue.request('presence', fields, options.timeoutMs);
+    return this.core.status.presence(target, options);
   }
 
   /**
@@ -547,14 +420,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * @example
    * input.addEventListener('input', () => void client.typing('general'));
    */
-  async typing(room: string): Promise<void> {
-    const state = this.roomSet.get(room);
-    if (!state || !this.conn.isOpen || state.joinedOn !== this.conn.serial) return;
-    const now = Date.now();
-    const last = this.lastTyping.get(room);
-    if (last !== undefined && now - last < (this.opts.typingThrottleMs ?? 2000)) return;
-    this.lastTyping.set(room, now);
-    await this.queue.internal('typing', { room }).catch(() => undefined);
+  typing(room: string): Promise<void> {
+    return this.core.messages.typing(room);
   }
 
   /**
@@ -565,78 +432,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
    */
   async ping(options: RequestOptions = {}): Promise<number> {
     const start = Date.now();
-    await this.queue.request('ping', {}, options.timeoutMs);
+    await this.core.queue.request('ping', {}, options.timeoutMs);
     return Date.now() - start;
   }
-
-  // ---------------------------------------------------------------------------
-
-  /** CLOSED before anything else once the client is closed (a kick clears the rooms too). */
-  private closedError(command: string): ParleyClientError | null {
-    if (this.conn.active) return null;
-    return new ParleyClientError('CLOSED', 'the client is closed; call connect() first', { command });
-  }
-
-  private checkSize(type: 'send' | 'edit', fields: Record<string, unknown>): ParleyClientError | null {
-    const size = utf8Length(JSON.stringify({ type, id: 2 ** 31, ...fields }));
-    const max = this.opts.maxFrameBytes ?? 65_536;
-    return size > max
-      ? new ParleyClientError('TOO_LARGE', `message frame is ${size} bytes, over ${max}`, { command: type })
-      : null;
-  }
-
-  /** edit/delete/react/unreact: they need the room joined, so they wait for its (re)join like a send. */
-  private roomCommand(
-    type: 'edit' | 'delete' | 'react' | 'unreact',
-    room: string,
-    fields: Record<string, unknown>,
-    options: RequestOptions,
-  ): Promise<Message> {
-    const closed = this.closedError(type);
-    if (closed) return Promise.reject(closed);
-    if (!this.roomSet.get(room)) {
-      return Promise.reject(new ParleyClientError('NOT_JOINED', `join "${room}" first`, { command: type }));
-    }
-    return this.queue.roomRequest(type, room, fields, options.timeoutMs, type !== 'delete').then((r) => r.message);
-  }
-
-  private async moderate(
-    type: 'ban' | 'unban' | 'mute' | 'unmute',
-    room: string,
-    user: string,
-    options: ModerationOptions,
-  ): Promise<void> {
-    const fields: Record<string, unknown> = { room, user };
-    if (options.seconds !== undefined && (type === 'ban' || type === 'mute')) fields.seconds = options.seconds;
-    await this.queue.request(type, fields, options.timeoutMs);
-  }
-
-  private onOpened(): void {
-    // Status first, so that rejoins announce the right status; then rooms; then the queue.
-    if (this.desiredStatus && !this.queue.hasWaiting('status')) {
-      void this.queue.internal('status', { ...this.desiredStatus }).catch(() => undefined);
-    }
-    this.roomSet.rejoinAll();
-    this.queue.pump();
-  }
-
-  /** Where decoded server frames go. */
-  private readonly inbound: InboundSink = {
-    reply: (frame) => this.queue.onReply(frame),
-    roomEvent: (room, frame) => this.roomSet.onEvent(room, frame),
-    read: (change) => {
-      if (change.user === this.userId) {
-        this.reads.onRead(change.room, change.messageId, this.messages(change.room), change.user);
-      }
-      this.emit('read', change);
-    },
-    removed: ({ room, reason }) => {
-      const err = new ParleyClientError('FORBIDDEN', `removed from "${room}" (${reason})`, { fromServer: true });
-      if (this.roomSet.drop(room, err)) this.queue.failRoom(room, () => err);
-      this.emit('removed', { room, reason });
-    },
-    presence: (change) => this.emit('presence', change),
-    typing: (change) => this.emit('typing', change),
-    error: (err) => this.emit('error', err, {}),
-  };
 }

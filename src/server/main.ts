@@ -7,7 +7,8 @@
  * Exit codes: 0 clean stop; 1 bad configuration, failed start, failed or
  * timed-out shutdown, or a crash.
  */
-import { ConfigError, loadConfig, storageMode, type Config } from '../config.js';
+import { loadConfig, storageMode, type Config } from '../config.js';
+import { ConfigError } from '../settings.js';
 import { createLogger, type Logger } from '../logger.js';
 import { unknownSettings } from '../options.js';
 import { createParley, type ParleyNode } from './parley.js';

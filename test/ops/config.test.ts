@@ -8,7 +8,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, readConfigFile, storageMode } from '../../src/config.js';
+import { readConfigFile } from '../../src/config-file.js';
+import { loadConfig, storageMode } from '../../src/config.js';
+import { ConfigError } from '../../src/settings.js';
 import { freePort } from '../support/ports.js';
 import { MAIN, requireBuild, run, waitExit, waitHealthy } from './proc.js';
 

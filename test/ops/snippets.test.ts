@@ -15,7 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../src/config.js';
+import { SETTINGS } from '../../src/settings.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { MAIN, requireBuild, ROOT, run, waitExit, waitHealthy, type Run } from './proc.js';

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { ConfigError } from '../../src/config.js';
+import { ConfigError } from '../../src/settings.js';
 import { attachParley, createParley, type ParleyNode, type ParleyOptions } from '../../src/server/parley.js';
 import { connect } from '../support/client.js';
 import { sioConnect } from '../support/sio.js';

@@ -1,0 +1,74 @@
+/** What the load generator's tasks share: IPC to the orchestrator, connecting many clients. */
+import { connectClient, pool, type BenchClient, type Reply, type SystemKind } from '../lib/clients.js';
+import type { LoadCommand, LoadEvent } from '../lib/types.js';
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Sends a phase event or the result to the orchestrator. */
+export function emit(ev: LoadEvent): void {
+  process.send?.(ev);
+}
+
+let commandWaiters: ((c: LoadCommand) => void)[] = [];
+/** The next command from the orchestrator (release, killed) for the running task. */
+export function nextCommand(): Promise<LoadCommand> {
+  return new Promise((r) => commandWaiters.push(r));
+}
+
+/** Forgets the waiters of an earlier task (a new task starts). */
+export function resetCommands(): void {
+  commandWaiters = [];
+}
+
+/** Hands a command from the orchestrator to whoever waits for one. */
+export function deliverCommand(c: LoadCommand): void {
+  const waiters = commandWaiters;
+  commandWaiters = [];
+  for (const w of waiters) w(c);
+}
+
+export const CONNECT_CONCURRENCY = 64;
+export const REQUEST_CONCURRENCY = 256;
+
+/** Opens a client per user (port i % ports for the i-th), 3 tries each; null where all failed. */
+export async function connectAll(
+  kind: SystemKind,
+  ports: number[],
+  users: string[],
+  errors: string[],
+): Promise<(BenchClient | null)[]> {
+  return pool(users, CONNECT_CONCURRENCY, async (user, i) => {
+    const port = ports[i % ports.length] as number;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        return await connectClient(kind, port, user);
+      } catch (e) {
+        if (attempt === 2) {
+          if (errors.length < 10) errors.push(`connect ${user}: ${(e as Error).message}`);
+          return null;
+        }
+        await sleep(100);
+      }
+    }
+    return null;
+  });
+}
+
+/** The error code of a failed reply. */
+export function errCode(r: Reply): string {
+  return r.error?.code ?? 'UNKNOWN';
+}
+
+/** Closes every open client. */
+export function closeAll(clients: (BenchClient | null)[]): void {
+  for (const c of clients) c?.close();
+}
+
+/** A presence frame as the presence and kill tasks read it. */
+export interface PresenceFrame {
+  type?: string;
+  room?: string;
+  event?: string;
+  member?: { user?: string; status?: string; text?: string };
+}
