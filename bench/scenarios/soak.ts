@@ -231,7 +231,8 @@ export function summarize(
 export async function runSoak(ctx: BenchContext): Promise<void> {
   const { o, redis, loadgen, result, failures, log } = ctx;
   const durationMs = Math.round(o.soakMinutes * 60_000);
-  const warmupSec = Math.min(120, durationMs / 2000);
+  // 2 minutes (the warm-up) when at least one minute follows; a shorter check run takes half.
+  const warmupSec = durationMs >= 180_000 ? 120 : durationMs / 2000;
   const churnPerSec = Math.max(2, Math.round(o.connections * CHURN_SHARE));
   const historyMax = o.soakHistoryMax;
   const fillSec = historyMax / o.rate;
