@@ -22,6 +22,7 @@ import { runKill } from './scenarios/kill.js';
 import { runMain, runProfile } from './scenarios/main.js';
 import { runPresence } from './scenarios/presence.js';
 import { runScale } from './scenarios/scale.js';
+import { runSoak } from './scenarios/soak.js';
 import { runSweep } from './scenarios/sweep.js';
 
 async function main(): Promise<void> {
@@ -84,6 +85,8 @@ async function main(): Promise<void> {
       if (wants('presence', o.presence)) await runPresence(ctx);
       if (wants('kill', o.kill)) await runKill(ctx);
       if (wants('history', o.history)) await runHistory(ctx);
+      // The soak runs only when asked for (--only soak, npm run bench:soak): it takes --soak-minutes.
+      if (o.only.has('soak')) await runSoak(ctx);
     }
   } finally {
     await loadgen.stop();

@@ -45,6 +45,7 @@ import {
   type RawState,
   type StateFields,
 } from './presence-scripts.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 export { presenceKeys } from './keys.js';
 
@@ -569,5 +570,20 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     // the lease gone, the other nodes sweep them at their next sweep.
     await this.lease.release(failed === 0);
     return out;
+  }
+
+  /** This node's connections, users and their rooms, and the work queued for the next sweep (parley_state_entries). */
+  stateSizes(): StateSizes {
+    let rooms = 0;
+    for (const c of this.local.values()) rooms += c.rooms.size;
+    return {
+      'redisPresence.localConns': this.local.size,
+      'redisPresence.localUsers': this.localUsers.size,
+      'redisPresence.localConnRooms': rooms,
+      'redisPresence.retries': this.retries.length,
+      'redisPresence.pendingDepartures': this.pending.departures.length,
+      'redisPresence.pendingArrivals': this.pending.arrivals.length,
+      ...this.index.stateSizes(),
+    };
   }
 }
