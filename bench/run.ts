@@ -64,7 +64,19 @@ async function main(): Promise<void> {
   try {
     if (wants('main', true)) await runMain(ctx);
     if (profileDir) await runProfile(ctx, profileDir);
+    if (wants('bigrooms', o.bigRooms)) {
+      const rooms = Math.max(1, Math.round(o.connections / o.bigRoomSize));
+      await runMain({ ...ctx, o: { ...o, rooms } }, 'bigRooms');
+    }
     if (wants('sweep', o.sweep)) await runSweep(ctx);
+    if (wants('sweepsmall', o.sweepSmall)) {
+      const size = Math.max(1, Math.round(o.connections / o.rooms));
+      const connections = o.sweepSmallConnections;
+      await runSweep(
+        { ...ctx, o: { ...o, connections, rooms: Math.max(1, Math.round(connections / size)) } },
+        'sweepSmall',
+      );
+    }
     if (wants('idle', o.idle)) await runIdle(ctx);
     if (systems.includes('parley')) {
       if (wants('presence', o.presence)) await runPresence(ctx);

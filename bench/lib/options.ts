@@ -17,6 +17,12 @@ export interface Options {
   sweepRates: number[];
   sweepWarmupMs: number;
   sweepMeasureMs: number;
+  /** The main load again with rooms of `bigRoomSize` members (issue 20: <= 1.0 x relay there). */
+  bigRooms: boolean;
+  bigRoomSize: number;
+  /** The capacity sweep again at `sweepSmallConnections` (rooms of the main load's size). */
+  sweepSmall: boolean;
+  sweepSmallConnections: number;
   idle: boolean;
   idleConnections: number;
   idleRoomSize: number;
@@ -43,9 +49,11 @@ export const HELP = `npm run bench -- [options]
   --warmup S / --duration S   seconds (default 2 / 10)
   --text-bytes N          default 100
   --no-sweep | --sweep-rates 10,15,20,30,40,60,80,120,160,240,320  (--sweep-warmup S, --sweep-duration S: 1 / 4)
+  --no-big-rooms | --big-room-size N   the main load again with rooms of N members (default 200)
+  --no-sweep-small | --sweep-small-connections N   the sweep again at N connections (default 1000)
   --no-idle | --idle-connections N (default 5000) | --idle-room-size N (default 40)
   --no-presence | --no-kill | --no-history
-  --only main|profile|sweep|idle|presence|kill|history   run just that part (repeatable)
+  --only main|profile|bigrooms|sweep|sweepsmall|idle|presence|kill|history   run just that part (repeatable)
   --profile               one extra profiled run per system: .cpuprofile of every node in bench/results/profiles/
                           (and a .heapsnapshot of each system's idle node, first run)
   --out FILE              JSON result path (default bench/results/bench-<time>.json)
@@ -69,6 +77,10 @@ export function parseArgs(argv: string[]): Options {
     sweepRates: [10, 15, 20, 30, 40, 60, 80, 120, 160, 240, 320],
     sweepWarmupMs: 1000,
     sweepMeasureMs: 4000,
+    bigRooms: true,
+    bigRoomSize: 200,
+    sweepSmall: true,
+    sweepSmallConnections: 1000,
     idle: true,
     idleConnections: 5000,
     idleRoomSize: 40,
@@ -133,6 +145,18 @@ export function parseArgs(argv: string[]): Options {
       case '--sweep-duration':
         o.sweepMeasureMs = num(v(), a) * 1000;
         break;
+      case '--no-big-rooms':
+        o.bigRooms = false;
+        break;
+      case '--big-room-size':
+        o.bigRoomSize = Math.floor(num(v(), a));
+        break;
+      case '--no-sweep-small':
+        o.sweepSmall = false;
+        break;
+      case '--sweep-small-connections':
+        o.sweepSmallConnections = Math.floor(num(v(), a));
+        break;
       case '--no-idle':
         o.idle = false;
         break;
@@ -189,6 +213,8 @@ export function parseArgs(argv: string[]): Options {
       warmupMs: 500,
       measureMs: 2000,
       sweep: false,
+      bigRooms: false,
+      sweepSmall: false,
       idle: false,
       presence: false,
       kill: false,

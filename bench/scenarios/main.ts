@@ -168,8 +168,11 @@ export function summarize(kind: SystemKind, runs: MainRun[]): Summary {
   };
 }
 
-/** The main load: `o.runs` interleaved runs per system, a table of medians, ratios; --quick asserts no loss. */
-export async function runMain(ctx: BenchContext): Promise<void> {
+/**
+ * The main load: `o.runs` interleaved runs per system, a table of medians, ratios; --quick asserts no loss.
+ * `key` names the result (`main`; `bigRooms` for the same load in rooms of 200).
+ */
+export async function runMain(ctx: BenchContext, key = 'main'): Promise<void> {
   const { o, systems, redis, loadgen, result, failures, log } = ctx;
   const runs: MainRun[] = [];
   for (let run = 1; run <= o.runs; run++) {
@@ -198,7 +201,7 @@ export async function runMain(ctx: BenchContext): Promise<void> {
     parleyOverRelay: p && by('relay') ? p.cpuUsPerMsg / (by('relay') as Summary).cpuUsPerMsg : null,
     parleyOverSocketIo: p && by('socketio') ? p.cpuUsPerMsg / (by('socketio') as Summary).cpuUsPerMsg : null,
   };
-  result.main = { runs, summaries, ratios };
+  result[key] = { runs, summaries, ratios };
   console.log(
     `\nMain load (${o.connections} connections, ${o.rooms} rooms, ${o.rate} msg/s per room, ${o.measureMs / 1000} s measured; median of ${o.runs}; ` +
       `Redis: ${o.deployment === 'cluster' ? '3-shard cluster' : 'one redis-server'}${o.ackReplicas > 0 ? `, ACK_REPLICAS=${o.ackReplicas}` : ''})`,

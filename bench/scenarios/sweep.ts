@@ -5,8 +5,11 @@ import { SYSTEMS } from '../lib/nodes.js';
 import { fmt, table } from '../lib/report.js';
 import { mainRun, type MainRun } from './main.js';
 
-/** Steps up `o.sweepRates` per system until a step fails twice; prints the capacity table. */
-export async function runSweep(ctx: BenchContext): Promise<void> {
+/**
+ * Steps up `o.sweepRates` per system until a step fails twice; prints the capacity table.
+ * `key` names the result (`sweep`; `sweepSmall` for the sweep at 1,000 connections).
+ */
+export async function runSweep(ctx: BenchContext, key = 'sweep'): Promise<void> {
   const { o, systems, redis, loadgen, result, log } = ctx;
   const sweep: {
     system: SystemKind;
@@ -51,9 +54,9 @@ export async function runSweep(ctx: BenchContext): Promise<void> {
     }
     sweep.push({ system: kind, steps, capacity });
   }
-  result.sweep = sweep;
+  result[key] = sweep;
   console.log(
-    '\nCapacity sweep: highest msg/s per room with p99 < 50 ms, no loss, no dups, generator on target (a failing step is retried once)',
+    `\nCapacity sweep (${o.connections} connections, ${o.rooms} rooms): highest msg/s per room with p99 < 50 ms, no loss, no dups, generator on target (a failing step is retried once)`,
   );
   console.log(
     table(

@@ -87,6 +87,36 @@ class Prepared implements PreparedFrame {
   }
 }
 
+/** Bytes of the header of an unmasked frame with a payload of `len` bytes. */
+function headerLength(len: number): number {
+  return len < 126 ? 2 : len < 65536 ? 4 : 10;
+}
+
+/**
+ * One complete unmasked, final WebSocket text frame of `text` in a single
+ * Buffer (header and UTF-8 payload written in place: no payload copy, no
+ * header Buffer, so the socket gets one write, not ws's cork/writev of two).
+ *
+ * @example
+ * socket.write(textFrame('{"type":"reply","id":1,"ok":true,"data":{}}'));
+ */
+export function textFrame(text: string): Buffer {
+  const len = Buffer.byteLength(text);
+  const head = headerLength(len);
+  const buf = Buffer.allocUnsafe(head + len);
+  buf[0] = 0x81;
+  if (head === 2) buf[1] = len;
+  else if (head === 4) {
+    buf[1] = 126;
+    buf.writeUInt16BE(len, 2);
+  } else {
+    buf[1] = 127;
+    buf.writeBigUInt64BE(BigInt(len), 2);
+  }
+  buf.write(text, head, 'utf8');
+  return buf;
+}
+
 /**
  * Encodes a server frame once for a fan-out.
  *
@@ -95,8 +125,8 @@ class Prepared implements PreparedFrame {
  * for (const s of members) s.sendPrepared(f);
  */
 export function prepareFrame(json: string): PreparedFrame {
-  const payload = Buffer.from(json);
-  const parts = wsTextFrame(payload);
-  const wire = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  return new Prepared(json, payload, wire);
+  const wire = textFrame(json);
+  // The payload is the frame's tail (a view, not a copy): the length byte tells the header's size.
+  const head = wire[1] === 126 ? 4 : wire[1] === 127 ? 10 : 2;
+  return new Prepared(json, wire.subarray(head), wire);
 }

@@ -20,6 +20,7 @@ import type { Dispatcher } from '../session/commands.js';
 import { Session, type Conn, type PreparedFrame } from '../session/session.js';
 import { Cleanups, ConnectionLife } from './connection-life.js';
 import { refuseUpgrade } from './handshake.js';
+import { textFrame } from './ws-frame.js';
 
 export interface WsDeps {
   config: Config;
@@ -53,7 +54,10 @@ export class WsConn implements Conn {
   }
 
   send(data: Buffer | string): void {
-    this.ws.send(data, TEXT);
+    // A reply is written like a fan-out frame: one Buffer, one write.
+    if (typeof data === 'string' && this.socket !== null && this.ws.readyState === 1)
+      this.socket.write(textFrame(data));
+    else this.ws.send(data, TEXT);
   }
 
   sendPrepared(frame: PreparedFrame): void {

@@ -233,7 +233,7 @@ export class RedisEngine implements Engine {
   private readonly heartbeatMs: number;
   private readonly ackTimeoutMs: number;
   private readonly argMax: string;
-  private readonly argTrimAbove: string;
+  private readonly argTrimEvery: string;
   private readonly argDedupeMs: string;
   private starting: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -276,7 +276,7 @@ export class RedisEngine implements Engine {
     this.ackTimeoutMs = Math.max(1, Math.floor(opts.ackTimeoutMs ?? 1000));
     const max = Math.max(1, Math.floor(this.options.historyMax));
     this.argMax = String(max);
-    this.argTrimAbove = String(max + Math.max(1, Math.floor(max / 10)));
+    this.argTrimEvery = String(Math.max(1, Math.floor(max / 10)));
     this.argDedupeMs = String(Math.max(1, Math.floor(this.options.dedupeWindowMs)));
 
     const commandTimeout = Math.max(opts.commandTimeoutMs ?? 2000, this.ackReplicas > 0 ? this.ackTimeoutMs + 500 : 0);
@@ -530,7 +530,7 @@ export class RedisEngine implements Engine {
         n.framePrefix,
         n.frameSuffix,
         this.argMax,
-        this.argTrimAbove,
+        this.argTrimEvery,
         this.argDedupeMs,
         this.publishCommand,
         draft.from,

@@ -16,7 +16,7 @@
  * only when the draft has a clientMsgId.
  * ARGV[1] body fragment (codec.encodeBody), ARGV[2] room channel,
  * ARGV[3] / ARGV[4] frame prefix / suffix (codec.messageFrame around the message JSON),
- * ARGV[5] historyMax, ARGV[6] trim when longer than this, ARGV[7] dedupe window (ms),
+ * ARGV[5] historyMax, ARGV[6] the trim step (historyMax / 10), ARGV[7] dedupe window (ms),
  * ARGV[8] the publish command (`PUBLISH`, or `SPUBLISH` on Cluster: RedisEngine.publishCommand).
  * ARGV[9] the sender. ARGV[10] '1' to refuse a sender banned or muted now (returns `{'', 1|2}`).
  *
@@ -33,8 +33,9 @@
  *
  * Trimming: `XADD MAXLEN ~ n` only drops whole stream nodes (100 entries by
  * default), so a small historyMax would never trim. Like the memory engine,
- * the log is cut back to exactly historyMax once it grows past
- * historyMax + 10 %, which amortizes to O(1) per append (XLEN is O(1)).
+ * the log is cut back to exactly historyMax once it grows past it by the
+ * trim step (10 %): every step-th sequence number checks the length, so a
+ * plain append pays no XLEN and the log never exceeds historyMax + step.
  */
 export const APPEND_LUA = `
 local dedupe = KEYS[5]
@@ -61,7 +62,7 @@ local body = ARGV[1]
 local seq = redis.call('INCR', KEYS[2])
 local id = redis.call('XADD', log, '*', 'd', body, 's', seq)
 redis.call('HSET', KEYS[3], ARGV[9], seq .. '|' .. id)
-if redis.call('XLEN', log) > tonumber(ARGV[6]) then
+if seq % tonumber(ARGV[6]) == 0 and redis.call('XLEN', log) > tonumber(ARGV[5]) then
   redis.call('XTRIM', log, 'MAXLEN', ARGV[5])
 end
 local json = '{"id":"' .. id .. '","ts":' .. string.sub(id, 1, string.find(id, '-', 1, true) - 1) .. ',' .. body

@@ -126,7 +126,10 @@ export class ChatFeature {
     const { message, duplicate } = await this.engine.append(draft);
     if (!duplicate) {
       this.metrics.messagesIn.inc();
-      for (const h of this.hooks) if (h.afterSend) await h.afterSend(message);
+      for (const h of this.hooks) {
+        const pending = h.afterSend?.(message);
+        if (pending) await pending;
+      }
     }
     return message;
   }
@@ -250,7 +253,11 @@ export class ChatFeature {
     clientMsgId: string | undefined,
   ): Promise<void> {
     const draft: SendDraft = clientMsgId === undefined ? { text } : { text, clientMsgId };
-    for (const h of this.hooks) await h.beforeSend?.(session, room, draft);
+    for (const h of this.hooks) {
+      // A hook that answers synchronously (a cache hit) costs no promise on the send path.
+      const pending = h.beforeSend?.(session, room, draft);
+      if (pending) await pending;
+    }
   }
 
   private async send(

@@ -21,7 +21,7 @@ import { ParleyError } from '../../protocol/errors.js';
 import type { JoinResult, RemovedEvent } from '../../protocol/frames.js';
 import type { Handlers } from '../../session/commands.js';
 import type { Session } from '../../session/session.js';
-import type { ChatFeature, ChatHook } from '../chat/chat.js';
+import type { ChatFeature, ChatHook, SendDraft } from '../chat/chat.js';
 import type { RoomsHook } from '../rooms/rooms.js';
 import type { SessionRegistry } from '../sessions.js';
 
@@ -76,13 +76,16 @@ export class ModerationFeature {
 
   /** The room's moderation state, from this node's cache when fresh. */
   async state(room: string): Promise<RoomModeration> {
+    return this.cached(room) ?? this.load(room);
+  }
+
+  /** The cached state, or null when this node has none yet (then load it). */
+  private cached(room: string): RoomModeration | null {
     const hit = this.cache.get(room);
-    if (hit) {
-      // Stale: refresh in the background, serve the copy meanwhile (invalidations drop entries outright).
-      if (this.now() - hit.loadedAt > this.cacheMs) this.load(room).catch(() => undefined);
-      return hit.state;
-    }
-    return this.load(room);
+    if (!hit) return null;
+    // Stale: refresh in the background, serve the copy meanwhile (invalidations drop entries outright).
+    if (this.now() - hit.loadedAt > this.cacheMs) this.load(room).catch(() => undefined);
+    return hit.state;
   }
 
   private load(room: string): Promise<RoomModeration> {
@@ -139,7 +142,10 @@ export class ModerationFeature {
   }
 
   private async muted(session: Session, room: string, what: string): Promise<RoomModeration> {
-    const st = await this.state(room);
+    return this.checkMuted(await this.state(room), session, room, what);
+  }
+
+  private checkMuted(st: RoomModeration, session: Session, room: string, what: string): RoomModeration {
     const now = this.now();
     if (isRestricted(st.bans, session.user, now))
       throw new ParleyError('FORBIDDEN', `you are banned from room "${room}"`);
@@ -149,22 +155,35 @@ export class ModerationFeature {
     return st;
   }
 
+  /** Slow mode: one message per `slowModeSeconds` per user (moderators exempt). */
+  private async slowSlot(s: Session, room: string, st: RoomModeration, clientMsgId: string | undefined): Promise<void> {
+    const ok = await this.engine.moderation.takeSlowSlot(room, s.user, st.slowModeSeconds, clientMsgId);
+    if (!ok) {
+      this.metrics.limitBreaches.inc({ limit: 'slow_mode' });
+      throw new ParleyError('RATE_LIMITED', `slow mode: one message per ${st.slowModeSeconds} s in "${room}"`);
+    }
+  }
+
+  /** The send check: synchronous on a cache hit in a room without slow mode (a plain send awaits nothing here). */
+  private beforeSend(s: Session, room: string, draft: SendDraft): Promise<void> | void {
+    if (!s.rooms.has(room)) return this.banned(s, room); // chat answers NOT_JOINED otherwise
+    const hit = this.cached(room);
+    if (hit === null) {
+      return this.muted(s, room, 'send').then((st) => this.afterMuteCheck(s, room, st, draft));
+    }
+    return this.afterMuteCheck(s, room, this.checkMuted(hit, s, room, 'send'), draft);
+  }
+
+  private afterMuteCheck(s: Session, room: string, st: RoomModeration, draft: SendDraft): Promise<void> | void {
+    if (st.slowModeSeconds > 0 && !isModerator(s.identity)) return this.slowSlot(s, room, st, draft.clientMsgId);
+  }
+
   /** The hook chat runs: join, send, history (bans), send, edit, react (mutes), slow mode, the join reply's topic. */
   chatHook(): ChatHook {
     return {
       beforeJoin: (s, room) => this.banned(s, room),
       beforeHistory: (s, room) => this.banned(s, room),
-      beforeSend: async (s, room, draft) => {
-        if (!s.rooms.has(room)) return this.banned(s, room); // chat answers NOT_JOINED otherwise
-        const st = await this.muted(s, room, 'send');
-        if (st.slowModeSeconds > 0 && !isModerator(s.identity)) {
-          const ok = await this.engine.moderation.takeSlowSlot(room, s.user, st.slowModeSeconds, draft.clientMsgId);
-          if (!ok) {
-            this.metrics.limitBreaches.inc({ limit: 'slow_mode' });
-            throw new ParleyError('RATE_LIMITED', `slow mode: one message per ${st.slowModeSeconds} s in "${room}"`);
-          }
-        }
-      },
+      beforeSend: (s, room, draft) => this.beforeSend(s, room, draft),
       beforeChange: async (s, room, kind) => {
         if (kind === 'edit' || kind === 'react') await this.muted(s, room, kind);
       },

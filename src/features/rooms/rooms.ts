@@ -87,9 +87,10 @@ export class RoomsFeature {
     const store = engine.memberships;
     chat.use({
       joinFields: (session, room) => store.join(session.user, room),
-      afterSend: async (message) => {
+      // Not async: a message outside a DM awaits nothing here.
+      afterSend: (message) => {
         const pair = dmUsers(message.room);
-        if (pair) await store.addMembers(message.room, pair);
+        return pair ? store.addMembers(message.room, pair) : undefined;
       },
     });
   }
