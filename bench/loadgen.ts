@@ -4,6 +4,7 @@
  * task at a time, given over IPC, and reports phase events and a result.
  * Each task lives in load/<task>.ts; this file only dispatches.
  */
+import { churn } from './load/churn.js';
 import { deliverCommand, emit, resetCommands } from './load/common.js';
 import { fanout } from './load/fanout.js';
 import { history } from './load/history.js';
@@ -31,6 +32,9 @@ async function runTask(task: LoadTask): Promise<void> {
         break;
       case 'history':
         result = await history(task);
+        break;
+      case 'churn':
+        result = await churn(task, emit);
         break;
     }
     emit({ event: 'result', result });

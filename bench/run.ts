@@ -21,6 +21,7 @@ import { runIdle } from './scenarios/idle.js';
 import { runKill } from './scenarios/kill.js';
 import { runMain, runProfile } from './scenarios/main.js';
 import { runPresence } from './scenarios/presence.js';
+import { runSoak } from './scenarios/soak.js';
 import { runSweep } from './scenarios/sweep.js';
 
 async function main(): Promise<void> {
@@ -82,6 +83,8 @@ async function main(): Promise<void> {
       if (wants('presence', o.presence)) await runPresence(ctx);
       if (wants('kill', o.kill)) await runKill(ctx);
       if (wants('history', o.history)) await runHistory(ctx);
+      // The soak runs only when asked for (--only soak, npm run bench:soak): it takes --soak-minutes.
+      if (o.only.has('soak')) await runSoak(ctx);
     }
   } finally {
     await loadgen.stop();

@@ -11,6 +11,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from './engine/engine.js';
 import { ParleyError } from './protocol/errors.js';
+import type { StateSizesSource } from './state-sizes.js';
 
 /** The bus counters an engine with a pub/sub bus keeps (the Redis engine's `busStats`). */
 export interface BusCounters {
@@ -163,6 +164,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Owners whose state sizes `parley_state_entries` reads at scrape time. */
+  private readonly stateSources: StateSizesSource[] = [];
+  readonly stateEntries = new Gauge({
+    name: 'parley_state_entries',
+    help: 'Entries in an in-memory per-room or per-connection structure of this node, read at scrape time (map="<owner>.<name>")',
+    labelNames: ['map'] as const,
+    registers: [this.registry],
+    collect: () => this.collectStateSizes(),
+  });
+
   /**
    * @param collectProcess also export prom-client's process metrics (CPU, memory, event-loop lag, handles).
    *
@@ -201,6 +212,24 @@ export class Metrics {
           this.inc(read()?.[field] ?? 0);
         },
       });
+    }
+  }
+
+  /**
+   * Exports `source.stateSizes()` as `parley_state_entries{map}` on every
+   * scrape (each name is a `map` label value).
+   *
+   * @example
+   * metrics.stateSizes(fanout); // parley_state_entries{map="fanout.rooms"} 3
+   */
+  stateSizes(source: StateSizesSource): void {
+    this.stateSources.push(source);
+  }
+
+  private collectStateSizes(): void {
+    this.stateEntries.reset();
+    for (const source of this.stateSources) {
+      for (const [map, n] of Object.entries(source.stateSizes())) this.stateEntries.set({ map }, n);
     }
   }
 

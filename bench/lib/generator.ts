@@ -28,7 +28,7 @@ export class LoadGen {
 
   run<R>(
     task: LoadTask,
-    on: Partial<Record<'ready' | 'measure-start' | 'measure-end', (e: LoadEvent) => void>> = {},
+    on: Partial<Record<'ready' | 'measure-start' | 'measure-end' | 'sample', (e: LoadEvent) => void>> = {},
     timeoutMs = 300_000,
   ): Promise<R> {
     return new Promise((resolvePromise, reject) => {

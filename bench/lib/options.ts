@@ -35,6 +35,9 @@ export interface Options {
   deployment: Deployment;
   /** PARLEY_ACK_REPLICAS of the Parley nodes (needs replicas: the cluster deployment has one per shard). */
   ackReplicas: number;
+  /** The soak (--only soak): minutes, and the PARLEY_HISTORY_MAX of its nodes. */
+  soakMinutes: number;
+  soakHistoryMax: number;
   /** --only: the parts to run (empty: the default set). */
   only: Set<string>;
 }
@@ -53,7 +56,8 @@ export const HELP = `npm run bench -- [options]
   --no-sweep-small | --sweep-small-connections N   the sweep again at N connections (default 1000)
   --no-idle | --idle-connections N (default 5000) | --idle-room-size N (default 40)
   --no-presence | --no-kill | --no-history
-  --only main|profile|bigrooms|sweep|sweepsmall|idle|presence|kill|history   run just that part (repeatable)
+  --only main|profile|bigrooms|sweep|sweepsmall|idle|presence|kill|history|soak   run just that part (repeatable; soak runs only when asked)
+  --soak-minutes N        soak length (default 20); --soak-history-max N  PARLEY_HISTORY_MAX of its nodes (default 1000)
   --profile               one extra profiled run per system: .cpuprofile of every node in bench/results/profiles/
                           (and a .heapsnapshot of each system's idle node, first run)
   --out FILE              JSON result path (default bench/results/bench-<time>.json)
@@ -91,6 +95,8 @@ export function parseArgs(argv: string[]): Options {
     out: null,
     deployment: 'single',
     ackReplicas: 0,
+    soakMinutes: 20,
+    soakHistoryMax: 1000,
     only: new Set(),
   };
   const num = (v: string | undefined, name: string): number => {
@@ -194,6 +200,12 @@ export function parseArgs(argv: string[]): Options {
         o.ackReplicas = Math.floor(Number(v()));
         if (!Number.isInteger(o.ackReplicas) || o.ackReplicas < 0)
           throw new Error('--ack-replicas needs an integer >= 0');
+        break;
+      case '--soak-minutes':
+        o.soakMinutes = num(v(), a);
+        break;
+      case '--soak-history-max':
+        o.soakHistoryMax = Math.floor(num(v(), a));
         break;
       case '--help':
       case '-h':

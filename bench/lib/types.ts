@@ -59,7 +59,7 @@ export interface HistoryTask {
   prefix: string;
 }
 
-export type LoadTask = FanoutTask | IdleTask | PresenceTask | KillTask | HistoryTask;
+export type LoadTask = FanoutTask | IdleTask | PresenceTask | KillTask | HistoryTask | ChurnTask;
 
 /** Orchestrator -> load generator while a task runs. */
 export type LoadCommand = { cmd: 'release' } | { cmd: 'killed'; at: number };
@@ -153,7 +153,8 @@ export type LoadEvent =
   | { event: 'ready'; info?: IdleResult }
   | { event: 'measure-start' }
   | { event: 'measure-end' }
-  | { event: 'result'; result: FanoutResult | IdleResult | PresenceResult | KillResult | HistoryResult }
+  | { event: 'sample'; sample: ChurnWindow }
+  | { event: 'result'; result: FanoutResult | IdleResult | PresenceResult | KillResult | HistoryResult | ChurnResult }
   | { event: 'failed'; error: string };
 
 export function latencyStats(values: number[] | Float64Array): LatencyStats {
@@ -161,4 +162,99 @@ export function latencyStats(values: number[] | Float64Array): LatencyStats {
   const n = a.length;
   const q = (p: number): number => (n === 0 ? NaN : (a[Math.min(n - 1, Math.floor(p * n))] as number));
   return { count: n, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: n === 0 ? NaN : (a[n - 1] as number) };
+}
+
+// ---------------------------------------------------------------- soak (scenarios/soak.ts, load/churn.ts)
+
+export interface ChurnTask {
+  task: 'churn';
+  /** The two Parley nodes; clients start spread over both (member m of a room on node m % 2). */
+  ports: [number, number];
+  connections: number;
+  rooms: number;
+  /** Messages per second per room. */
+  rate: number;
+  textBytes: number;
+  /** Sending time, from the first send to the last. */
+  durationMs: number;
+  /**
+   * Clients that close and reconnect each second: half of them from each
+   * node, each to the other node, so both nodes keep the same number of
+   * connections. They rejoin their room with `since` = the last id they saw.
+   */
+  churnPerSec: number;
+  /** Churn starts this long after the first send (every client has seen a message by then). */
+  churnAfterMs: number;
+  /** A window sample is reported this often (and once at the first send). */
+  sampleMs: number;
+  /** Longest wait for missing deliveries after the last send. */
+  drainMs: number;
+  prefix: string;
+}
+
+/** What the load generator saw in one sampling window (sent over IPC as it ends). */
+export interface ChurnWindow {
+  /** 0: the first send (an empty window); then 1, 2, ... */
+  index: number;
+  /** Ms from the first send to the end of this window. */
+  atMs: number;
+  windowMs: number;
+  /** Sends acknowledged ok in the window. */
+  sent: number;
+  sendErrors: number;
+  /** Unique deliveries in the window (live events plus messages recovered by `join since`). */
+  delivered: number;
+  /** Of those, recovered by a rejoin's `since` reply. */
+  recovered: number;
+  /** Send-to-delivery latency of the live deliveries in the window. */
+  latencyMs: LatencyStats;
+  /** Reconnects completed in the window (closed, reconnected, rejoined). */
+  reconnects: number;
+  /** Rejoins in the window answered `recovered: false`. */
+  notRecovered: number;
+  reconnectErrors: number;
+  /** Sockets the server closed (not churn) in the window; they reconnect like churn. */
+  unexpectedCloses: number;
+  /** Close to rejoin reply, ms. */
+  rejoinMs: LatencyStats;
+  /** Open connections per node when the window ended. */
+  open: [number, number];
+  /** Sends skipped because the generator fell more than 100 ms behind. */
+  skipped: number;
+  /** The load generator's RSS, bytes. */
+  loadgenRss: number;
+}
+
+export interface ChurnResult {
+  connections: number;
+  rooms: number;
+  roomSize: number;
+  rate: number;
+  churnPerSec: number;
+  durationMs: number;
+  /** Sends acknowledged ok over the run. */
+  sent: number;
+  sendErrors: Record<string, number>;
+  skipped: number;
+  /** Deliveries owed: every ok send of a room to every member of that room. */
+  expected: number;
+  /** Unique deliveries of those (live or recovered). */
+  delivered: number;
+  lost: number;
+  duplicates: number;
+  /** Clients that missed at least one message. */
+  clientsWithLoss: number;
+  /** Messages delivered by `join since` replies. */
+  recoveredMessages: number;
+  reconnects: number;
+  notRecovered: number;
+  reconnectErrors: Record<string, number>;
+  unexpectedCloses: number;
+  /** Live deliveries over the whole run (from a log histogram, ±2%). */
+  latencyMs: LatencyStats;
+  rejoinMs: LatencyStats;
+  setupMs: number;
+  drainMs: number;
+  loadgenCpuSec: number;
+  setupErrors: string[];
 }

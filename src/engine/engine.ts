@@ -13,6 +13,7 @@ import type { MessageLifecycleStore } from './lifecycle-store.js';
 import type { ModerationStore } from './moderation-store.js';
 import type { PresenceStore } from './presence-store.js';
 import type { WebhookQueue } from './webhook-queue.js';
+import type { StateSizes } from '../state-sizes.js';
 
 /** A message to store; the engine assigns `id` and `ts`. */
 export interface MessageDraft {
@@ -202,6 +203,9 @@ export interface Engine {
 
   // ---- the cluster's nodes (admin dashboard) ----
   readonly nodes: NodeDirectory;
+
+  /** Entry counts of the engine's in-memory structures, its stores' included (`parley_state_entries`). */
+  stateSizes(): StateSizes;
 }
 
 export const defaultEngineOptions: Omit<EngineOptions, 'nodeId'> = {

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { CloseCodes } from '../protocol/codes.js';
 import type { FramePreparer, RoomState, Session } from '../session/session.js';
+import type { StateSizes } from '../state-sizes.js';
 
 interface LocalRoom {
   /** Local members with their state for this room (no per-delivery lookup). */
@@ -127,5 +128,12 @@ export class Fanout {
       });
     }
     this.metrics.fanoutSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /** Rooms with local members and the members over all of them (parley_state_entries). */
+  stateSizes(): StateSizes {
+    let members = 0;
+    for (const local of this.rooms.values()) members += local.members.size;
+    return { 'fanout.rooms': this.rooms.size, 'fanout.members': members };
   }
 }

@@ -3,6 +3,7 @@
  * on your other devices), kicks, per-user connection limits and shutdown.
  */
 import type { Session } from '../session/session.js';
+import type { StateSizes } from '../state-sizes.js';
 
 export class SessionRegistry {
   private readonly byUser = new Map<string, Set<Session>>();
@@ -39,5 +40,24 @@ export class SessionRegistry {
 
   *all(): IterableIterator<Session> {
     for (const set of this.byUser.values()) yield* set;
+  }
+
+  /**
+   * Sessions, users with one, and what the sessions hold: joined rooms and
+   * live events held back while a join is answered (parley_state_entries).
+   */
+  stateSizes(): StateSizes {
+    let rooms = 0;
+    let held = 0;
+    for (const s of this.all()) {
+      rooms += s.rooms.size;
+      for (const st of s.rooms.values()) held += st.buffer?.length ?? 0;
+    }
+    return {
+      'sessions.connections': this.total,
+      'sessions.users': this.byUser.size,
+      'sessions.rooms': rooms,
+      'sessions.heldEvents': held,
+    };
   }
 }

@@ -35,6 +35,7 @@ import { WsGateway, type WsDeps } from '../transport/ws.js';
 import { prepareFrame } from '../transport/ws-frame.js';
 import { CommandGate, SocketTracker, within } from './shutdown.js';
 import { NodeStats } from './stats.js';
+import { mergeStateSizes } from '../state-sizes.js';
 
 /** A client transport besides /ws (Socket.IO at /socket.io/), on the HTTP server the node serves on. */
 export interface ExtraTransport {
@@ -272,6 +273,16 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
   const transportDeps: TransportDeps = { config, auth, dispatcher, chat, presence, sessions, metrics, log };
   const ws = new WsGateway(transportDeps);
   metrics.gaugeFn('parley_pending_upgrades', 'WebSocket upgrades still being authenticated', () => ws.pendingUpgrades);
+  // Sizes of every per-room and per-connection structure, for leak checks (parley_state_entries).
+  for (const owner of [sessions, fanout, presence, moderation, ws, rawEngine]) metrics.stateSizes(owner);
+  if (webhooks) metrics.stateSizes(webhooks);
+  metrics.stateSizes({
+    stateSizes: () => ({
+      'shutdown.commandsInFlight': gate.size,
+      'shutdown.upgradedSockets': serving?.upgraded.size ?? 0,
+      ...mergeStateSizes(serving?.extras ?? []),
+    }),
+  });
   let shuttingDown = false;
   const stats = new NodeStats({
     engine,

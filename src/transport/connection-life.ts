@@ -64,6 +64,11 @@ export class Cleanups {
   async drained(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
+
+  /** Cleanups still running. */
+  get size(): number {
+    return this.pending.size;
+  }
 }
 
 /** One connection's session from open to cleanup (see the module comment). */

@@ -19,6 +19,7 @@ import { Session, type Conn, type PreparedFrame } from '../session/session.js';
 import { encodeSioPacket, sioEventText, type SioWriteOptions } from './socketio-packet.js';
 import { Cleanups, ConnectionLife } from './connection-life.js';
 import { authenticateWithin, clientIp, type WsDeps } from './ws.js';
+import { sumValues, type StateSizes } from '../state-sizes.js';
 
 /** Where Socket.IO clients connect (the socket.io-client default). */
 export const SOCKETIO_PATH = '/socket.io/';
@@ -289,5 +290,14 @@ export class SocketIoGateway {
   close(): void {
     this.io.engine.close();
     this.detach();
+  }
+
+  /** Per-IP connection accounting and pending cleanups (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return {
+      'socketio.ips': this.perIp.size,
+      'socketio.ipConnections': sumValues(this.perIp),
+      'socketio.cleanups': this.cleanups.size,
+    };
   }
 }

@@ -20,6 +20,7 @@ import type { Dispatcher } from '../session/commands.js';
 import { Session, type Conn, type PreparedFrame } from '../session/session.js';
 import { Cleanups, ConnectionLife } from './connection-life.js';
 import { refuseUpgrade } from './handshake.js';
+import { sumValues, type StateSizes } from '../state-sizes.js';
 import { textFrame } from './ws-frame.js';
 
 export interface WsDeps {
@@ -289,5 +290,15 @@ export class WsGateway {
 
   close(): void {
     this.wss.close();
+  }
+
+  /** Per-IP connection accounting and pending cleanups (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return {
+      'ws.ips': this.perIp.size,
+      'ws.ipConnections': sumValues(this.perIp),
+      'ws.pendingIps': this.pendingPerIp.size,
+      'ws.cleanups': this.cleanups.size,
+    };
   }
 }

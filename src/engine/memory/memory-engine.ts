@@ -30,6 +30,7 @@ import { MemoryPresenceStore } from './memory-presence.js';
 import { MemoryWebhookQueue } from './memory-webhooks.js';
 import { MemoryNodeDirectory } from './memory-nodes.js';
 import type { NodeDirectory } from '../node-directory.js';
+import { mergeStateSizes, type StateSizes } from '../../state-sizes.js';
 
 interface RoomLog {
   entries: Message[];
@@ -230,5 +231,16 @@ export class MemoryEngine implements Engine {
   private expireDedupe(): void {
     const now = Date.now();
     for (const [key, entry] of this.dedupe) if (entry.expires <= now) this.dedupe.delete(key);
+  }
+
+  /** Room logs, messages held, dedupe entries, room listeners, and the stores' own state (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return {
+      'memoryEngine.rooms': this.logs.size,
+      'memoryEngine.messages': this.stored,
+      'memoryEngine.dedupe': this.dedupe.size,
+      'memoryEngine.listeners': this.listeners.size,
+      ...mergeStateSizes([this.presence, this.memberships, this.lifecycle, this.moderation, this.webhooks, this.nodes]),
+    };
   }
 }

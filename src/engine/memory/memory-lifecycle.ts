@@ -20,6 +20,7 @@ import {
   type ChangeResult,
   type MessageLifecycleStore,
 } from '../lifecycle-store.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 /** What the memory engine lends the lifecycle store. */
 export interface MemoryLogHost {
@@ -270,5 +271,12 @@ export class MemoryLifecycleStore implements MessageLifecycleStore {
       rc.reactors.delete(id);
       rc.deleted.delete(id);
     }
+  }
+
+  /** Rooms with changes, changed messages retained (parley_state_entries). */
+  stateSizes(): StateSizes {
+    let overlays = 0;
+    for (const r of this.rooms.values()) overlays += r.overlays.size;
+    return { 'memoryLifecycle.rooms': this.rooms.size, 'memoryLifecycle.overlays': overlays };
   }
 }

@@ -16,6 +16,7 @@ import type {
   ReadOutcome,
   ReadState,
 } from '../membership-store.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 interface Marker {
   seq: number;
@@ -172,5 +173,16 @@ export class MemoryMembershipStore implements MembershipStore {
       this.byUser.set(user, set);
     }
     return set;
+  }
+
+  /** Rooms with read state, users with memberships, memberships (parley_state_entries). */
+  stateSizes(): StateSizes {
+    let members = 0;
+    for (const r of this.byRoom.values()) members += r.members.size;
+    return {
+      'memoryMemberships.rooms': this.byRoom.size,
+      'memoryMemberships.users': this.byUser.size,
+      'memoryMemberships.members': members,
+    };
   }
 }

@@ -8,6 +8,7 @@ import {
   type RoomSettings,
   type RoomSettingsPatch,
 } from '../moderation-store.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 export class MemoryModerationStore implements ModerationStore {
   private readonly rooms = new Map<string, RoomModeration>();
@@ -71,5 +72,10 @@ export class MemoryModerationStore implements ModerationStore {
     if (this.slots.size > 100_000) for (const [k, v] of this.slots) if (v.until <= now) this.slots.delete(k);
     this.slots.set(key, { token: token ?? '', until: now + seconds * 1000 });
     return true;
+  }
+
+  /** Rooms with moderation state, slow-mode slots (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return { 'memoryModeration.rooms': this.rooms.size, 'memoryModeration.slowModeSlots': this.slots.size };
   }
 }

@@ -1,5 +1,6 @@
 /** The node directory of the memory engine (one process: at most this node). */
 import type { NodeDirectory, NodeInfo } from '../node-directory.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 export class MemoryNodeDirectory implements NodeDirectory {
   private readonly nodes = new Map<string, NodeInfo>();
@@ -15,5 +16,10 @@ export class MemoryNodeDirectory implements NodeDirectory {
 
   async remove(id: string): Promise<void> {
     this.nodes.delete(id);
+  }
+
+  /** Nodes known (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return { 'memoryNodes.nodes': this.nodes.size };
   }
 }

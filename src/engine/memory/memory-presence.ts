@@ -5,6 +5,7 @@
 import type { ChosenStatus } from '../../protocol/frames.js';
 import { DEFAULT_PRESENCE_RETENTION_MS, type EngineOptions } from '../engine.js';
 import type { ConnectionInfo, DepartureTransition, PresenceStore, SweepResult, UserState } from '../presence-store.js';
+import { sumSizes, type StateSizes } from '../../state-sizes.js';
 
 interface UserRecord {
   name?: string;
@@ -190,5 +191,15 @@ export class MemoryPresenceStore implements PresenceStore {
       if (t) out.push(t);
     }
     return out;
+  }
+
+  /** Users, connections and room member maps (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return {
+      'memoryPresence.users': this.users_.size,
+      'memoryPresence.conns': this.conns.size,
+      'memoryPresence.rooms': this.rooms.size,
+      'memoryPresence.roomMembers': sumSizes(this.rooms.values()),
+    };
   }
 }

@@ -6,6 +6,7 @@ import {
   type WebhookQueue,
   type WebhookQueueStats,
 } from '../webhook-queue.js';
+import { sumSizes, type StateSizes } from '../../state-sizes.js';
 
 export class MemoryWebhookQueue implements WebhookQueue {
   readonly shards = WEBHOOK_SHARDS;
@@ -48,6 +49,11 @@ export class MemoryWebhookQueue implements WebhookQueue {
       if (first && (oldest === null || first.queuedAt < oldest)) oldest = first.queuedAt;
     }
     return { depth, oldestQueuedAt: oldest };
+  }
+
+  /** Events queued, over all shards (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return { 'memoryWebhooks.queued': sumSizes(this.queues) };
   }
 }
 

@@ -52,6 +52,7 @@ import { compareMessageIds } from '../../protocol/ids.js';
 import { idTime, messageJson } from '../codec.js';
 import type { BusEvent, ControlListener, ControlMessage, RoomListener } from '../engine.js';
 import { CONTROL_CHANNEL, type RoomNames, type RoomNamesCache } from './keys.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 const CHAR_M = 109; // 'm'
 const CHAR_C = 99; // 'c'
@@ -489,5 +490,22 @@ export class RedisBus {
       if (this.chains.get(room) === tail) this.chains.delete(room);
     });
     return run;
+  }
+
+  /**
+   * Room subscriptions, their channel index, queued subscribe/unsubscribe
+   * chains, payloads buffered during gap fills, waiters for the first sync
+   * (parley_state_entries).
+   */
+  stateSizes(): StateSizes {
+    let buffered = 0;
+    for (const s of this.rooms.values()) buffered += s.buffer?.length ?? 0;
+    return {
+      'bus.rooms': this.rooms.size,
+      'bus.channels': this.byChannel.size,
+      'bus.chains': this.chains.size,
+      'bus.buffered': buffered,
+      'bus.syncWaiters': this.syncWaiters.length,
+    };
   }
 }

@@ -39,6 +39,7 @@
 import { StatusValues, type ChosenStatus } from '../../protocol/frames.js';
 import { messageFrame } from '../codec.js';
 import { changesKey } from './lifecycle-keys.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 /** The channel every node subscribes to for control messages. */
 export const CONTROL_CHANNEL = 'parley:control';
@@ -113,6 +114,11 @@ export class RoomNamesCache {
       this.map.set(room, names);
     }
     return names;
+  }
+
+  /** Rooms whose key names are cached (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return { 'roomNames.cached': this.map.size };
   }
 }
 

@@ -5,6 +5,7 @@
  * number of errors it stands for, says the same without flooding the log.
  */
 import type { EngineLogger } from './redis-engine.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 interface Source {
   last: number;
@@ -49,5 +50,10 @@ export class ErrorLogLimiter {
     const s = this.sources.get(source);
     if (s) s.suppressed++;
     else this.sources.set(source, { last: -Infinity, suppressed: 1 });
+  }
+
+  /** Error sources seen (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return { 'redisErrors.sources': this.sources.size };
   }
 }

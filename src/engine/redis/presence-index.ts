@@ -14,6 +14,7 @@ import { StatusValues, type ChosenStatus } from '../../protocol/frames.js';
 import { call, run } from './client.js';
 import { indexKeys, PRESENCE_BUCKETS, presenceKeys } from './keys.js';
 import type { Batch, PresenceClient, RawState } from './presence-scripts.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 /** How many users one repair pass rewrites. */
 const REPAIR_CHUNK = 500;
@@ -107,5 +108,10 @@ export class StatusIndex {
     }
     entries.sort((x, y) => x.score - y.score || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     return { count, ids: entries.slice(0, n).map((e) => e.id) };
+  }
+
+  /** Users whose index write waits for a repair (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return { 'redisPresence.indexRepairs': this.repairs.size };
   }
 }

@@ -64,6 +64,7 @@ import { RedisWebhookQueue } from './redis-webhooks.js';
 import { RedisNodeDirectory } from './redis-nodes.js';
 import type { NodeDirectory } from '../node-directory.js';
 import { APPEND_LUA } from './scripts.js';
+import { mergeStateSizes, type StateSizes } from '../../state-sizes.js';
 
 /** The subset of a pino logger the engine uses. */
 export interface EngineLogger {
@@ -653,6 +654,16 @@ export class RedisEngine implements Engine {
   private readyOnce(client: RedisCommands): Promise<void> {
     if (client.status === 'ready') return Promise.resolve();
     return new Promise((resolve) => client.once('ready', () => resolve()));
+  }
+
+  /** The engine's in-memory state: bus, caches, and what each store keeps locally (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return {
+      ...this.bus.stateSizes(),
+      ...this.names.stateSizes(),
+      ...this.errors.stateSizes(),
+      ...mergeStateSizes([this.presence, this.memberships, this.lifecycle, this.moderation, this.webhooks, this.nodes]),
+    };
   }
 }
 

@@ -35,6 +35,7 @@ import {
   seqKey,
   userMembershipsKey,
 } from './membership-keys.js';
+import { sumSizes, type StateSizes } from '../../state-sizes.js';
 
 /**
  * Unread from the marker: lastSeq - markerSeq - deleted after the marker, capped. Sets `mark` and `unread`.
@@ -426,6 +427,14 @@ export class RedisMembershipStore implements MembershipStore {
       }
     }
     return out;
+  }
+
+  /** Rooms remembered as in the directory, and directory times not written yet (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return {
+      'redisMemberships.touched': this.touched.size,
+      'redisMemberships.pendingTouches': sumSizes(this.pending.values()),
+    };
   }
 }
 

@@ -32,6 +32,7 @@ import { NodeLease } from './presence-lease.js';
 import { PresenceReads } from './presence-reads.js';
 import { definePresenceScripts, type Batch, type PresenceClient } from './presence-scripts.js';
 import { PresenceWrites } from './presence-writes.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 export { presenceKeys } from './keys.js';
 
@@ -408,5 +409,20 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     // the lease gone, the other nodes sweep them at their next sweep.
     await this.lease.release(failed === 0);
     return out;
+  }
+
+  /** This node's connections, users and their rooms, and the work queued for the next sweep (parley_state_entries). */
+  stateSizes(): StateSizes {
+    let rooms = 0;
+    for (const c of this.local.values()) rooms += c.rooms.size;
+    return {
+      'redisPresence.localConns': this.local.size,
+      'redisPresence.localUsers': this.localUsers.size,
+      'redisPresence.localConnRooms': rooms,
+      'redisPresence.retries': this.retries.length,
+      'redisPresence.pendingDepartures': this.pending.departures.length,
+      'redisPresence.pendingArrivals': this.pending.arrivals.length,
+      ...this.index.stateSizes(),
+    };
   }
 }

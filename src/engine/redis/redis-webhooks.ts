@@ -14,6 +14,7 @@ import {
   type WebhookQueueStats,
 } from '../webhook-queue.js';
 import { webhookLeaseKey, webhookQueueKey } from './moderation-keys.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 /** lease: renew our lease or take a free one. KEYS[1] lease; ARGV[1] node id, ARGV[2] ttl ms. Returns 1 when held. */
 const LEASE_LUA = `
@@ -129,5 +130,10 @@ export class RedisWebhookQueue implements WebhookQueue {
       if (oldest === null || t < oldest) oldest = t;
     }
     return { depth: lens.reduce((a, b) => a + b, 0), oldestQueuedAt: oldest };
+  }
+
+  /** Shards whose lease this node holds (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return { 'redisWebhooks.heldShards': this.held.size };
   }
 }

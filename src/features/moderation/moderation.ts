@@ -24,6 +24,7 @@ import type { Session } from '../../session/session.js';
 import type { ChatFeature, ChatHook, SendDraft } from '../chat/chat.js';
 import type { RoomsHook } from '../rooms/rooms.js';
 import type { SessionRegistry } from '../sessions.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 /** Longest topic, characters. */
 export const MAX_TOPIC_CHARS = 300;
@@ -297,6 +298,15 @@ export class ModerationFeature {
         await this.lift(c.room, 'mute', c.user);
         return {};
       },
+    };
+  }
+
+  /** The per-room moderation cache and its bookkeeping (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return {
+      'moderation.cache': this.cache.size,
+      'moderation.generation': this.generation.size,
+      'moderation.loading': this.loading.size,
     };
   }
 }

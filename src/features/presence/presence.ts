@@ -19,6 +19,7 @@ import type {
 } from '../../protocol/frames.js';
 import type { Handlers } from '../../session/commands.js';
 import type { Session } from '../../session/session.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 /** What everyone else sees: invisible and disconnected users are offline. */
 export function publicEntry(s: UserState): PresenceEntry {
@@ -295,5 +296,10 @@ export class PresenceFeature {
       },
       typing: (s, c) => this.typing(s, c.room),
     };
+  }
+
+  /** Leaves stored whose event is still to be sent (parley_state_entries). */
+  stateSizes(): StateSizes {
+    return { 'presence.unsentLeaves': this.unsentLeaves.size };
   }
 }

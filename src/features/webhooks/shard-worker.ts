@@ -151,4 +151,9 @@ export class ShardWorker {
       this.queue.ack(this.shard, seqs).catch((err: unknown) => this.delivery.error(err));
     });
   }
+
+  /** Events held in memory (read, not delivered), their partitions, acks not yet written. */
+  stateSizes(): { held: number; partitions: number; acks: number } {
+    return { held: this.held, partitions: this.partitions.size, acks: this.acks.length };
+  }
 }

@@ -15,6 +15,7 @@ import type { Metrics } from '../../metrics.js';
 import type { Message } from '../../protocol/frames.js';
 import type { ChatHook } from '../chat/chat.js';
 import { ShardWorker, type Delivery } from './shard-worker.js';
+import type { StateSizes } from '../../state-sizes.js';
 
 /** The event types a receiver gets. */
 export type WebhookEventType =
@@ -258,5 +259,26 @@ export class WebhookFeature {
     }
     this.metrics.webhookDeliveries.inc({ outcome });
     return outcome === 'success';
+  }
+
+  /** Shard workers, what they hold, and the local retry and wake-up queues (parley_state_entries). */
+  stateSizes(): StateSizes {
+    let held = 0;
+    let partitions = 0;
+    let acks = 0;
+    for (const w of this.workers.values()) {
+      const s = w.stateSizes();
+      held += s.held;
+      partitions += s.partitions;
+      acks += s.acks;
+    }
+    return {
+      'webhooks.workers': this.workers.size,
+      'webhooks.heldEvents': held,
+      'webhooks.partitions': partitions,
+      'webhooks.pendingAcks': acks,
+      'webhooks.unqueued': this.unqueued.length,
+      'webhooks.toWake': this.toWake.size,
+    };
   }
 }
