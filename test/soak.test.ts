@@ -70,6 +70,9 @@ describe('soak summary', () => {
     expect(redis.slopePerMin).toBeCloseTo(0, 6);
     expect(redis.verdict).toBe('PASS');
     expect(growth.find((g) => g.series === 'Redis used_memory_rss')!.verdict).toBe('info');
+    // A run too short for the streams to fill: Redis is reported, not judged.
+    const short = summarize(s, 120, { churnPerSec: 20, rooms: 50 }, false).growth;
+    expect(short.find((g) => g.series === 'Redis used_memory')!.verdict).toBe('info');
   });
 
   it('calls a map flat when it comes back within churn noise, and a map that keeps growing MOVED', () => {

@@ -1,19 +1,18 @@
 /**
  * The open room's conversation: the message list with infinite scroll back
- * through history, the composer with its pending (unconfirmed) messages, and
- * the typing line.
+ * through history, the live events of its messages, the composer with its
+ * pending (unconfirmed) messages, and the typing line. What the list shows
+ * is built by message-list.ts.
  */
 import { compareMessageIds, type Message } from '../../src/sdk/index.js';
 import { Composer } from './composer.js';
-import { h, icon, replace } from './dom.js';
-import { dayOf, sameDay, typingText } from './format.js';
+import { h, icon } from './dom.js';
+import { typingText } from './format.js';
 import { MessageActions } from './message-actions.js';
-import { messageRow } from './message-row.js';
+import { listRows, renderEdge } from './message-list.js';
 import { params, type ChatState, type RoomView } from './state.js';
 
 const PAGE_SIZE = Math.min(200, Math.max(5, Number(params.get('page') ?? 50)));
-/** Messages of one sender closer together than this share one header. */
-const GROUP_GAP_MS = 5 * 60_000;
 const TYPING_SHOW_MS = 4000;
 
 const LONG_PRESS_MS = 500;
@@ -314,40 +313,7 @@ export class Messages {
 
   /** The top of the list: loading, an error with a retry, or the start of the room. */
   private renderEdge(): void {
-    const view = this.state.view;
-    const edge = this.edge;
-    if (!view) return;
-    if (view.loadError) {
-      const retry = h('button', { type: 'button', className: 'link' }, 'Try again');
-      retry.addEventListener('click', () => void (view.loaded ? this.loadOlder(view) : this.loadLatest(view)));
-      replace(edge, h('span', {}, view.loadError, ' '), retry);
-    } else if (view.loading)
-      replace(edge, h('span', { className: 'spinner', 'aria-hidden': 'true' }), 'Loading messages…');
-    else if (view.loaded && !view.hasMore)
-      replace(
-        edge,
-        h(
-          'div',
-          { className: 'room-start' },
-          h('div', { className: 'room-start-icon' }, icon('hash', 28)),
-          h(
-            'strong',
-            {},
-            this.state.dmPeer(view.name)
-              ? `This is the start of your conversation with ${this.state.roomLabel(view.name)}`
-              : `This is the start of #${view.name}`,
-          ),
-          h('span', { className: 'muted' }, view.messages.length ? 'Everything said here is below.' : 'Say hello!'),
-        ),
-      );
-    else edge.replaceChildren();
-    edge.dataset.state = view.loadError
-      ? 'error'
-      : view.loading
-        ? 'loading'
-        : view.loaded && !view.hasMore
-          ? 'start'
-          : 'more';
+    renderEdge(this.edge, this.state, (view) => void (view.loaded ? this.loadOlder(view) : this.loadLatest(view)));
   }
 
   private atBottom(): boolean {
@@ -367,40 +333,7 @@ export class Messages {
     const box = this.box;
     if (!view) return;
     const fromBottom = box.scrollHeight - box.scrollTop;
-    const frag = document.createDocumentFragment();
-    const byId = new Map(view.messages.map((m) => [m.id, m]));
-    const seen = this.seenBy(view);
-    let prev: { from: string; ts: number } | null = null;
-    for (const m of view.messages) {
-      if (!prev || !sameDay(prev.ts, m.ts)) {
-        frag.appendChild(h('div', { className: 'day' }, h('span', {}, dayOf(m.ts))));
-        prev = null;
-      }
-      const grouped = prev !== null && prev.from === m.from && m.ts - prev.ts < GROUP_GAP_MS && !m.replyTo;
-      const editing = this.actions.editing?.id === m.id ? this.actions.editing.el : undefined;
-      frag.appendChild(
-        messageRow(m, {
-          state: s,
-          grouped,
-          original: m.replyTo ? (byId.get(m.replyTo) ?? s.client.message(m.room, m.replyTo)) : undefined,
-          editor: editing,
-          seenBy: seen?.id === m.id ? seen.text : undefined,
-          actionsOpen: this.actions.actionsOpen === m.id,
-          readOnly: view.removed !== '',
-        }),
-      );
-      prev = { from: m.from, ts: m.ts };
-    }
-    for (const p of view.pending.values()) {
-      const grouped = prev !== null && prev.from === s.me && p.ts - prev.ts < GROUP_GAP_MS && !p.replyTo;
-      const m: Message = { id: '', room: view.name, from: s.me, name: s.myName, text: p.text, ts: p.ts };
-      if (p.replyTo) m.replyTo = p.replyTo;
-      frag.appendChild(messageRow(m, { state: s, grouped, original: p.replyTo ? byId.get(p.replyTo) : undefined }, p));
-      prev = { from: s.me, ts: p.ts };
-    }
-    if (!view.messages.length && !view.pending.size && view.loaded) {
-      frag.appendChild(h('div', { className: 'empty muted' }, 'No messages yet.'));
-    }
+    const frag = listRows(s, view, this.actions);
     const editorFocused = this.actions.editing && document.activeElement === this.actions.editing.input;
     this.list.replaceChildren(frag);
     if (editorFocused) this.actions.editing?.input.focus();
@@ -408,25 +341,5 @@ export class Messages {
     if (mode === 'bottom') this.scrollToBottom();
     else box.scrollTop = box.scrollHeight - fromBottom;
     this.maybeMarkRead();
-  }
-
-  /** In a DM: "Seen by <name>" under my last message once the other person's marker (or reply) passed it. */
-  private seenBy(view: RoomView): { id: string; text: string } | null {
-    const peer = this.state.dmPeer(view.name);
-    if (!peer) return null;
-    let mine: Message | undefined;
-    let peerAfter = false;
-    for (let i = view.messages.length - 1; i >= 0; i--) {
-      const m = view.messages[i]!;
-      if (m.from === this.state.me && !m.deleted) {
-        mine = m;
-        break;
-      }
-      if (m.from === peer) peerAfter = true;
-    }
-    if (!mine) return null;
-    const marker = view.readBy.get(peer);
-    const read = peerAfter || (marker !== undefined && compareMessageIds(marker, mine.id) >= 0);
-    return read ? { id: mine.id, text: `Seen by ${this.state.nameOf(peer)}` } : null;
   }
 }

@@ -1,25 +1,23 @@
 /**
- * The rooms: the sidebar (from the server's `rooms`, the same on every device,
- * with its unread badges), rooms and direct messages in two sections,
- * joining by name, browsing the directory, leaving, switching, and the open
- * room's header (name or the other person's name, topic, who is online). The
- * page title counts unread messages in every room.
+ * The rooms: the list from the server's `rooms` (the same on every device,
+ * with unread counts), opening, joining and leaving rooms and DMs, switching,
+ * the room events (joined, unread, read, removed) and the read marker of the
+ * open room. The rooms pane is drawn by sidebar.ts, the chat column's header
+ * and the page title by room-header.ts.
  */
 import {
   ParleyClientError,
   compareMessageIds,
-  isValidId,
   type JoinedInfo,
   type RoomEntry,
   type UnreadInfo,
 } from '../../src/sdk/index.js';
-import { avatar } from './avatar.js';
-import { showDirectory } from './browse.js';
 import { confirmDialog } from './dialog.js';
-import { h, icon, replace } from './dom.js';
 import type { Messages } from './messages.js';
 import type { People } from './people.js';
+import { RoomHeader } from './room-header.js';
 import type { Shell } from './shell.js';
+import { Sidebar } from './sidebar.js';
 import { DEFAULT_ROOM, newRoomView, params, type ChatState } from './state.js';
 
 /** How often the sidebar asks the server for new memberships (DMs others started). `?poll=` seconds. */
@@ -39,27 +37,8 @@ export class Rooms {
   readonly pane: HTMLElement;
   /** The chat column's header: the open room's name and how many are online. */
   readonly head: HTMLElement;
-  private readonly list = h('nav', { id: 'room-list', className: 'room-list', 'aria-label': 'Rooms' });
-  private readonly dmList = h('nav', { id: 'dm-list', className: 'room-list', 'aria-label': 'Direct messages' });
-  private readonly dmLabel = h('div', { className: 'section-label', id: 'dm-label' }, 'Direct messages');
-  private readonly joinInput = h('input', {
-    id: 'join-input',
-    placeholder: 'Join or create a room',
-    maxlength: 128,
-    autocomplete: 'off',
-    'aria-label': 'Room name',
-  });
-  private readonly joinError = h('p', { className: 'join-error', role: 'alert' });
-  /** A dot on the phone menu button while any room has unread messages. */
-  private readonly menuBadge = h('span', { className: 'badge dot-badge', hidden: true });
-  private readonly title = h('h2', { id: 'room-title' });
-  private readonly sub = h('span', { id: 'room-sub', className: 'muted' });
-  private readonly topic = h('div', { id: 'room-topic', className: 'room-topic muted', hidden: true });
-  private readonly leaveButton = h(
-    'button',
-    { className: 'icon-btn', type: 'button', id: 'leave-room', title: 'Leave room', 'aria-label': 'Leave room' },
-    icon('logout', 18),
-  );
+  private readonly sidebar: Sidebar;
+  private readonly header: RoomHeader;
   /** Read requests in flight, so a scroll does not send the same one twice. */
   private readonly reading = new Map<string, string>();
 
@@ -67,68 +46,19 @@ export class Rooms {
     private readonly state: ChatState,
     private readonly deps: RoomsDeps,
   ) {
-    const { shell } = deps;
-    const joinForm = h(
-      'form',
-      { className: 'join-form', id: 'join-form' },
-      this.joinInput,
-      h(
-        'button',
-        { type: 'submit', className: 'icon-btn', title: 'Join room', 'aria-label': 'Join room' },
-        icon('plus', 18),
-      ),
-    );
-    joinForm.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      void this.joinFromForm();
+    this.sidebar = new Sidebar(state, {
+      shell: deps.shell,
+      footer: deps.footer,
+      select: (room) => this.switchTo(room),
+      open: (room, explicit) => this.open(room, explicit),
     });
-    const browse = h('button', { type: 'button', className: 'browse-btn', id: 'browse-rooms' }, 'Browse rooms');
-    browse.addEventListener('click', () => showDirectory(this.state, (room) => void this.open(room, false)));
-    const close = h(
-      'button',
-      { className: 'icon-btn only-mobile', type: 'button', 'aria-label': 'Close' },
-      icon('close'),
-    );
-    close.addEventListener('click', () => shell.drawer(null));
-    this.pane = h(
-      'aside',
-      { className: 'rooms-pane', id: 'rooms-pane' },
-      h(
-        'header',
-        { className: 'pane-head' },
-        h('div', { className: 'brand small' }, h('div', { className: 'logo' }, 'P'), h('span', {}, 'Parley')),
-        close,
-      ),
-      h(
-        'div',
-        { className: 'rooms-scroll' },
-        h('div', { className: 'section-label' }, 'Rooms'),
-        this.list,
-        browse,
-        this.dmLabel,
-        this.dmList,
-      ),
-      joinForm,
-      this.joinError,
-      deps.footer,
-    );
-
-    const menu = h(
-      'button',
-      { className: 'icon-btn only-mobile', type: 'button', 'aria-label': 'Rooms', id: 'open-rooms' },
-      icon('menu'),
-      this.menuBadge,
-    );
-    menu.addEventListener('click', () => shell.drawer('rooms'));
-    this.leaveButton.addEventListener('click', () => void this.leave(state.active));
-    this.head = h(
-      'header',
-      { className: 'chat-head' },
-      menu,
-      h('div', { className: 'title-block' }, h('div', { className: 'title' }, this.title, this.sub), this.topic),
-      this.leaveButton,
-      deps.people.button,
-    );
+    this.header = new RoomHeader(state, {
+      shell: deps.shell,
+      peopleButton: deps.people.button,
+      leave: () => void this.leave(state.active),
+    });
+    this.pane = this.sidebar.pane;
+    this.head = this.header.el;
   }
 
   // ---- the list from the server --------------------------------------------------
@@ -206,20 +136,6 @@ export class Rooms {
 
   // ---- joining, leaving ----------------------------------------------------------
 
-  private async joinFromForm(): Promise<void> {
-    const input = this.joinInput;
-    const name = input.value.trim().replace(/^#/, '');
-    const errBox = this.joinError;
-    errBox.textContent = '';
-    if (!name) return;
-    if (!isValidId(name) || name.startsWith('dm:')) {
-      errBox.textContent = 'Use letters, digits and _ . : @ - only.';
-      return;
-    }
-    input.value = '';
-    await this.open(name, true);
-  }
-
   /** Opens a room (joining it when new): from the form, the directory, or a person's DM. */
   async open(name: string, explicit: boolean): Promise<void> {
     const s = this.state;
@@ -258,7 +174,7 @@ export class Rooms {
       const label = s.roomLabel(name);
       const msg =
         code === 'FORBIDDEN' ? `You may not join #${label}.` : `Could not join #${label}: ${(err as Error).message}`;
-      if (explicit) this.joinError.textContent = msg;
+      if (explicit) this.sidebar.showJoinError(msg);
       else this.deps.shell.toast(msg);
     }
   }
@@ -394,75 +310,17 @@ export class Rooms {
       view.unread = 0;
       this.renderRooms();
     }
-    this.renderTitle();
-  }
-
-  private renderTitle(): void {
-    let total = 0;
-    for (const v of this.state.rooms.values()) total += v.unread;
-    const s = this.state;
-    const label = s.dmPeer(s.active) ? s.roomLabel(s.active) : `#${s.active}`;
-    document.title = `${total ? `(${total}) ` : ''}${label} · Parley`;
-    this.menuBadge.hidden = total === 0;
+    this.header.renderTitle();
   }
 
   /** The room and DM lists and the unread counts in the title. */
   renderRooms(): void {
-    const s = this.state;
-    const active = s.active;
-    const item = (name: string): HTMLElement => {
-      const v = s.rooms.get(name)!;
-      const peer = s.dmPeer(name);
-      const btn = h(
-        'button',
-        {
-          type: 'button',
-          className: `room${name === active ? ' active' : ''}${v.unread ? ' has-unread' : ''}${v.removed ? ' removed' : ''}`,
-          'data-room': name,
-          'aria-current': name === active ? 'page' : null,
-        },
-        peer ? avatar(peer, s.roomLabel(name)) : icon('hash', 16),
-        h('span', { className: 'room-name' }, s.roomLabel(name)),
-        v.unread
-          ? h('span', { className: 'badge', 'data-unread': v.unread }, v.unread > 99 ? '99+' : String(v.unread))
-          : null,
-      );
-      btn.addEventListener('click', () => this.switchTo(name));
-      return btn;
-    };
-    const names = [...s.rooms.keys()];
-    const dms = names.filter((n) => s.dmPeer(n) !== null);
-    replace(this.list, ...names.filter((n) => !n.startsWith('dm:')).map(item));
-    replace(this.dmList, ...dms.map(item));
-    this.dmLabel.hidden = dms.length === 0;
-    this.dmList.hidden = dms.length === 0;
-    this.renderTitle();
+    this.sidebar.render();
+    this.header.renderTitle();
   }
 
+  /** The chat column's header for the open room (and the page title). */
   renderHeader(): void {
-    const s = this.state;
-    const view = s.view;
-    const peer = s.dmPeer(s.active);
-    if (peer) replace(this.title, s.roomLabel(s.active));
-    else replace(this.title, h('span', { className: 'hash' }, '#'), s.active);
-    if (!view) return;
-    this.topic.textContent = view.topic;
-    this.topic.hidden = !view.topic;
-    let online = 0;
-    for (const m of view.members.values()) if (m.status !== 'offline') online++;
-    const conn = s.client.state;
-    this.sub.textContent =
-      conn === 'reconnecting'
-        ? 'offline, reconnecting…'
-        : view.removed
-          ? view.removed === 'banned'
-            ? 'you were banned'
-            : 'removed'
-          : view.joined
-            ? peer
-              ? (view.members.get(peer)?.status ?? '')
-              : `${online} online`
-            : 'joining…';
-    this.renderTitle();
+    this.header.render();
   }
 }

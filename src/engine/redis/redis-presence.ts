@@ -5,22 +5,16 @@
  *
  * Modules: presence-scripts.ts (Lua, reply shapes), presence-index.ts (the
  * bucketed status index), presence-lease.ts (lease, heartbeat, dead-node
- * sweep); this file keeps the connections, rooms, statuses and reads.
- *
- * Write order makes a crash at any point recoverable by the sweep: a
- * connection is added to its node's hash first and removed from it last, so
- * whatever a dead node left half-done is found there and finished by the
- * (idempotent) disconnect script. The status index is written after the
- * user's script with the user's version (presence-index.ts). On a single
- * Redis, where a script may span slots, a status change writes the user and
- * the index in one script.
+ * sweep), presence-writes.ts (the writes of a connection and a status change,
+ * in crash-safe order), presence-reads.ts (users, room members, who is
+ * online); this file keeps what this node knows of its connections and users
+ * (restored after a lost lease), and the sweep and shutdown.
  *
  * Liveness: presence-lease.ts; the feature sweeps every nodeTimeoutMs / 3. A
  * dead node's users are offline within about 5/6 of nodeTimeoutMs plus the
  * sweep work.
  */
 import type { ChosenStatus } from '../../protocol/frames.js';
-import { StatusValues } from '../../protocol/frames.js';
 import { DEFAULT_PRESENCE_RETENTION_MS, type EngineOptions } from '../engine.js';
 import type {
   ArrivalTransition,
@@ -31,20 +25,13 @@ import type {
   SweepResult,
   UserState,
 } from '../presence-store.js';
-import { batch, call, run, type RedisCommands } from './client.js';
-import { indexKeys, presenceKeys } from './keys.js';
+import { batch, call, type RedisCommands } from './client.js';
+import { presenceKeys } from './keys.js';
 import { StatusIndex } from './presence-index.js';
 import { NodeLease } from './presence-lease.js';
-import {
-  definePresenceScripts,
-  parseState,
-  STATE_FIELDS,
-  type Batch,
-  type Field,
-  type PresenceClient,
-  type RawState,
-  type StateFields,
-} from './presence-scripts.js';
+import { PresenceReads } from './presence-reads.js';
+import { definePresenceScripts, type Batch, type PresenceClient } from './presence-scripts.js';
+import { PresenceWrites } from './presence-writes.js';
 import type { StateSizes } from '../../state-sizes.js';
 
 export { presenceKeys } from './keys.js';
@@ -72,6 +59,8 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
   private readonly node: string;
   private readonly lease: NodeLease;
   private readonly index: StatusIndex;
+  private readonly writes: PresenceWrites;
+  private readonly reads: PresenceReads;
   private readonly local = new Map<string, LocalConn>();
   private readonly localUsers = new Map<string, LocalUser>();
   private timer: NodeJS.Timeout | null = null;
@@ -115,6 +104,16 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     const newBatch = (): Batch => this.batch();
     this.lease = new NodeLease(this.redis, newBatch, this.node, options.nodeTimeoutMs);
     this.index = new StatusIndex(this.redis, newBatch);
+    this.writes = new PresenceWrites({
+      redis: this.redis,
+      batch: newBatch,
+      index: this.index,
+      node: this.node,
+      retention: this.retention,
+      cluster: () => this.cluster,
+      remember: (user, state) => this.remember(user, state),
+    });
+    this.reads = new PresenceReads(this.redis, newBatch, this.index);
   }
 
   private batch(): Batch {
@@ -197,24 +196,21 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
 
   private async restoreConn(connId: string, c: LocalConn): Promise<ArrivalTransition | null> {
     const known = this.localUsers.get(c.user);
-    const { state, wentOnline } = await this.register(connId, c, known?.status, known?.text);
+    const { state, wentOnline } = await this.writes.register(connId, c.user, c.name, known?.status, known?.text);
     const joined: string[] = [];
     await Promise.all(
       [...c.rooms].map(async (room) => {
-        const added = await call(
-          this.redis.parleyPresenceJoin(presenceKeys.connRooms(c.user, connId), presenceKeys.userRooms(c.user), room),
-        );
-        if (added !== 1) return;
-        const n = await call(this.redis.zincrby(presenceKeys.roomMembers(room), 1, c.user));
-        if (Number(n) === 1) joined.push(room);
+        if (await this.writes.rejoinRoom(connId, c.user, room)) joined.push(room);
       }),
     );
     // The socket closed or left rooms while this ran: undo what came back in after the fact.
     if (this.local.get(connId) !== c) {
-      await this.removeConn(this.node, connId, c.user, Date.now());
+      await this.writes.removeConn(this.node, connId, c.user, Date.now());
       return null;
     }
-    await Promise.all(joined.filter((room) => !c.rooms.has(room)).map((room) => this.leave(connId, c.user, room)));
+    await Promise.all(
+      joined.filter((room) => !c.rooms.has(room)).map((room) => this.writes.leave(connId, c.user, room)),
+    );
     if (!wentOnline && joined.length === 0) return null;
     return { user: c.user, joinedRooms: joined.filter((room) => c.rooms.has(room)), state };
   }
@@ -230,7 +226,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     else this.localUsers.set(conn.user, { conns: 1 });
     if (this.left) this.left = false; // back in the cluster: the next beat takes the lease again
     try {
-      const { state, wentOnline } = await this.register(conn.connId, c);
+      const { state, wentOnline } = await this.writes.register(conn.connId, c.user, c.name);
       return { wentOnline, state };
     } catch (err) {
       // Redis out of reach: the socket stays open, so the connection stays
@@ -240,42 +236,12 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     }
   }
 
-  /** Node hash first (so a crash leaves a trace for the sweep), then the user, then the index. */
-  private async register(
-    connId: string,
-    c: LocalConn,
-    restoreStatus?: ChosenStatus,
-    restoreText?: string,
-  ): Promise<{ state: UserState; wentOnline: boolean }> {
-    const b = this.batch();
-    const nodeConns = presenceKeys.nodeConns(this.node);
-    // On Cluster the two keys live on different nodes: the node hash must be written first.
-    if (this.cluster) await call(this.redis.hset(nodeConns, connId, c.user));
-    else b.hset(nodeConns, connId, c.user);
-    const replies = await run(
-      b.parleyPresenceConnect(
-        presenceKeys.user(c.user),
-        presenceKeys.userConns(c.user),
-        connId,
-        this.node,
-        c.name === undefined ? '' : `=${c.name}`,
-        restoreStatus ?? '',
-        restoreText ?? '',
-      ),
-    );
-    const [went, ...fields] = replies[replies.length - 1] as [number, ...StateFields];
-    const raw = parseState(c.user, fields);
-    this.remember(c.user, raw.state);
-    if (went === 1) await this.index.write(raw);
-    return { state: raw.state, wentOnline: went === 1 };
-  }
-
   async disconnect(connId: string): Promise<DepartureTransition | null> {
     const c = this.forget(connId);
     if (!c) return null;
     const lastSeen = Date.now();
     try {
-      return await this.removeConn(this.node, connId, c.user, lastSeen);
+      return await this.writes.removeConn(this.node, connId, c.user, lastSeen);
     } catch (err) {
       // Redis out of reach: retried by the next sweep (its departure announced then), never left behind.
       this.retries.push({ connId, user: c.user, lastSeen });
@@ -293,56 +259,12 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     return c;
   }
 
-  /**
-   * Removes one connection of `node` everywhere: the user's script, then the
-   * rooms (one slot each) and the index in one round trip, then the node's hash.
-   * Null when the connection was not registered (someone removed it already).
-   */
-  private async removeConn(
-    node: string,
-    connId: string,
-    user: string,
-    lastSeen: number,
-  ): Promise<DepartureTransition | null> {
-    const [found, off, name, status, text, seen, conns, v, rooms] = await call(
-      this.redis.parleyPresenceDisconnect(
-        presenceKeys.user(user),
-        presenceKeys.userConns(user),
-        presenceKeys.userRooms(user),
-        presenceKeys.connRooms(user, connId),
-        connId,
-        String(lastSeen),
-        this.retention,
-      ),
-    );
-    const raw = parseState(user, [name, status, text, seen, conns, v]);
-    let leftRooms: string[] = [];
-    if (found === 1) {
-      const b = this.batch();
-      for (const room of rooms) b.parleyPresenceRoomDec(presenceKeys.roomMembers(room), user);
-      if (off === 1) this.index.into(b, raw);
-      const res = await run(b);
-      leftRooms = rooms.filter((_, i) => res[i] === 1);
-    } else if (!raw.state.online) {
-      // Already removed by someone else; make sure the index agrees (repairs a crash between the two writes).
-      await this.index.write(raw);
-    }
-    await call(this.redis.hdel(presenceKeys.nodeConns(node), connId));
-    if (found !== 1) return null;
-    return { user, leftRooms, wentOffline: off === 1, state: raw.state };
-  }
-
   async joinRoom(connId: string, user: string, room: string): Promise<{ first: boolean }> {
     const c = this.local.get(connId);
     if (!c || c.rooms.has(room)) return { first: false };
     c.rooms.add(room);
     try {
-      const [, n] = await run(
-        this.batch()
-          .parleyPresenceJoin(presenceKeys.connRooms(user, connId), presenceKeys.userRooms(user), room)
-          .zincrby(presenceKeys.roomMembers(room), 1, user),
-      );
-      return { first: Number(n) === 1 };
+      return { first: await this.writes.joinRoom(connId, user, room) };
     } catch (err) {
       c.rooms.delete(room);
       throw err;
@@ -353,25 +275,12 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     const c = this.local.get(connId);
     if (!c || !c.rooms.delete(room)) return { last: false };
     try {
-      return { last: await this.leave(connId, user, room) };
+      return { last: await this.writes.leave(connId, user, room) };
     } catch (err) {
       // Still in the room as far as this node knows: a retry runs the leave again.
       if (this.local.get(connId) === c) c.rooms.add(room);
       throw err;
     }
-  }
-
-  /**
-   * The user side first, and the room's count only when the connection was
-   * really in the room there: a connection a sweeper removed meanwhile (this
-   * node had lost its lease) must not take a count that belongs to another.
-   */
-  private async leave(connId: string, user: string, room: string): Promise<boolean> {
-    const was = await call(
-      this.redis.parleyPresenceLeave(presenceKeys.connRooms(user, connId), presenceKeys.userRooms(user), room),
-    );
-    if (was !== 1) return false;
-    return (await call(this.redis.parleyPresenceRoomDec(presenceKeys.roomMembers(room), user))) === 1;
   }
 
   // ---- statuses ----------------------------------------------------------------
@@ -381,33 +290,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     status: ChosenStatus,
     text: string | undefined,
   ): Promise<{ before: UserState; after: UserState; rooms: string[]; connections: number }> {
-    const t = text === undefined || text === '' ? undefined : text;
-    const keys = [presenceKeys.user(user), presenceKeys.userRooms(user)];
-    const [name, old, oldText, lastSeen, conns, v, rooms] = await call(
-      this.cluster
-        ? this.redis.parleyPresenceStatus(...keys, status, t ?? '')
-        : this.redis.parleyPresenceStatusIndex(
-            ...keys,
-            ...indexKeys(user),
-            status,
-            t ?? '',
-            user,
-            String(StatusValues.indexOf(status) + 1),
-            String(Date.now()),
-          ),
-    );
-    const before = parseState(user, [name, old, oldText, lastSeen, conns, v]);
-    const after: UserState = { ...before.state, status };
-    if (t === undefined) delete after.text;
-    else after.text = t;
-    this.remember(user, after);
-    if (this.cluster && after.online && before.state.status !== status) {
-      // Not awaited: the events the caller publishes next go out on the same
-      // connection after it (so whoever reacts to them reads the new index),
-      // and the caller saves a round trip. A failed write is redone by the next sweep.
-      this.index.writeLater({ state: after, conns: before.conns, version: Number(v) });
-    }
-    return { before: before.state, after, rooms, connections: before.conns };
+    return this.writes.setStatus(user, status, text);
   }
 
   /** Removes the local connections whose disconnect failed; their departures go out with the next sweep. */
@@ -416,7 +299,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     this.retries = [];
     for (let i = 0; i < todo.length; i += CHUNK) {
       const res = await Promise.allSettled(
-        todo.slice(i, i + CHUNK).map((r) => this.removeConn(this.node, r.connId, r.user, r.lastSeen)),
+        todo.slice(i, i + CHUNK).map((r) => this.writes.removeConn(this.node, r.connId, r.user, r.lastSeen)),
       );
       res.forEach((x, k) => {
         if (x.status === 'rejected') this.retries.push(todo[i + k]!);
@@ -434,73 +317,27 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     else lu.text = s.text;
   }
 
-  // ---- reads -------------------------------------------------------------------
+  // ---- reads (presence-reads.ts) ------------------------------------------------
 
   /** One HMGET per user, all in one pipeline: one round trip for up to 500 ids. */
-  async users(ids: string[]): Promise<UserState[]> {
-    return (await this.rawUsers(ids)).map((r) => r.state);
-  }
-
-  private async rawUsers(ids: string[]): Promise<RawState[]> {
-    if (ids.length === 0) return [];
-    if (ids.length === 1) {
-      const id = ids[0]!;
-      return [parseState(id, (await call(this.redis.hmget(presenceKeys.user(id), ...STATE_FIELDS))) as Field[])];
-    }
-    const b = this.batch();
-    for (const id of ids) b.hmget(presenceKeys.user(id), ...STATE_FIELDS);
-    const res = (await run(b)) as Field[][];
-    return ids.map((id, i) => parseState(id, res[i]!));
-  }
-
-  /** A sorted set's exact size and its first `limit` members, in one round trip (only the size for limit 0). */
-  private async countAndFirst(key: string, limit: number): Promise<{ n: number; count: number; ids: string[] }> {
-    const n = Math.max(0, Math.floor(limit));
-    // ZRANGE key 0 -1 would be the whole set: a count-only read must not fetch it.
-    if (n === 0) return { n, count: (await call(this.redis.zcard(key))) as number, ids: [] };
-    const [count, ids] = (await run(
-      this.batch()
-        .zcard(key)
-        .zrange(key, '0', String(n - 1)),
-    )) as [number, string[]];
-    return { n, count, ids };
+  users(ids: string[]): Promise<UserState[]> {
+    return this.reads.users(ids);
   }
 
   /** Exact count (ZCARD) and the first `limit` members (ZRANGE), then their states. */
-  async roomMembers(room: string, limit: number): Promise<{ members: UserState[]; count: number }> {
-    const { n, count, ids } = await this.countAndFirst(presenceKeys.roomMembers(room), limit);
-    const members = n === 0 ? [] : await this.users(ids);
-    return { members, count };
+  roomMembers(room: string, limit: number): Promise<{ members: UserState[]; count: number }> {
+    return this.reads.roomMembers(room, limit);
   }
 
-  /**
-   * Users online with a chosen status, from the status index (merged over
-   * its buckets), checked against the users' own hashes: an entry the index
-   * got wrong (a node died between its two writes) is left out and repaired
-   * on the way.
-   */
-  async listByStatus(status: ChosenStatus, limit: number): Promise<{ users: UserState[]; count: number }> {
-    const { count, ids } = await this.index.list(status, limit);
-    if (ids.length === 0) return { users: [], count };
-    const raws = await this.rawUsers(ids);
-    const users: UserState[] = [];
-    const stale: RawState[] = [];
-    for (const r of raws) {
-      if (r.state.online && r.state.status === status) users.push(r.state);
-      else stale.push(r);
-    }
-    if (stale.length > 0) {
-      const b = this.batch();
-      for (const r of stale) this.index.into(b, r);
-      await run(b);
-    }
-    return { users, count: count - stale.length };
+  /** Users online with a chosen status, from the status index, checked against the users' own hashes. */
+  listByStatus(status: ChosenStatus, limit: number): Promise<{ users: UserState[]; count: number }> {
+    return this.reads.listByStatus(status, limit);
   }
 
   // ---- dead nodes and shutdown ---------------------------------------------------
 
   async sweep(): Promise<SweepResult> {
-    await this.index.repair((ids) => this.rawUsers(ids));
+    await this.index.repair((ids) => this.reads.rawUsers(ids));
     await this.trimIndex();
     await this.retryRemovals();
     const out = this.pending;
@@ -542,7 +379,9 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
       cursor = next;
       const pairs: [string, string][] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
-      const res = await Promise.all(pairs.map(([connId, user]) => this.removeConn(node, connId, user, lastSeen)));
+      const res = await Promise.all(
+        pairs.map(([connId, user]) => this.writes.removeConn(node, connId, user, lastSeen)),
+      );
       for (const t of res) if (t) out.push(t);
       if (renewClaim) await renewClaim();
     } while (cursor !== '0');
@@ -558,7 +397,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
     let failed = 0;
     for (let i = 0; i < conns.length; i += CHUNK) {
       const res = await Promise.allSettled(
-        conns.slice(i, i + CHUNK).map(([id, c]) => this.removeConn(this.node, id, c.user, now)),
+        conns.slice(i, i + CHUNK).map(([id, c]) => this.writes.removeConn(this.node, id, c.user, now)),
       );
       for (const t of res) {
         if (t.status === 'rejected') failed++;
