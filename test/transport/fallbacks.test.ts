@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
-import { coalesceWrites, corkableStream } from '../../src/engine/redis/redis-engine.js';
+import { coalesceWrites, corkableStream } from '../../src/engine/redis/connections.js';
 import { encodeTextFrame, prepareFrame } from '../../src/transport/ws-frame.js';
 import { rawSocketOf, WsConn } from '../../src/transport/ws.js';
 import { connect } from '../support/client.js';

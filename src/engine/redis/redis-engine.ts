@@ -30,10 +30,8 @@
  *   about a second while the replica takes over, then answers UNAVAILABLE.
  * With ackReplicas > 0 a write's reply waits for WAIT (acknowledged()).
  */
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { ParleyError } from '../../protocol/errors.js';
-import type { Message } from '../../protocol/frames.js';
-import { encodeBody, idTime } from '../codec.js';
+import type { Cluster, Redis } from 'ioredis';
+import { createConnections, isPermanentConnectError, noop, quit, withTimeout } from './connections.js';
 import {
   defaultEngineOptions,
   type AppendResult,
@@ -51,9 +49,8 @@ import type { PresenceLifecycle, PresenceStore } from '../presence-store.js';
 import { RedisBus, type BusStats } from './bus.js';
 import { toEngineError, type PublishCommand, type RedisCommands } from './client.js';
 import { ErrorLogLimiter } from './log-limit.js';
-import { CONTROL_CHANNEL, RoomNamesCache, dedupeKey } from './keys.js';
-import { readsKey, seqKey } from './membership-keys.js';
-import { moderationKey } from './moderation-keys.js';
+import { CONTROL_CHANNEL, RoomNamesCache } from './keys.js';
+import { RedisMessageWriter } from './redis-messages.js';
 import { RedisLifecycleStore } from './lifecycle.js';
 import type { ModerationStore } from '../moderation-store.js';
 import type { WebhookQueue } from '../webhook-queue.js';
@@ -63,7 +60,6 @@ import { RedisPresenceStore } from './redis-presence.js';
 import { RedisWebhookQueue } from './redis-webhooks.js';
 import { RedisNodeDirectory } from './redis-nodes.js';
 import type { NodeDirectory } from '../node-directory.js';
-import { APPEND_LUA } from './scripts.js';
 import { mergeStateSizes, type StateSizes } from '../../state-sizes.js';
 
 /** The subset of a pino logger the engine uses. */
@@ -114,91 +110,6 @@ export interface RedisEngineOptions extends Partial<EngineOptions> {
   log?: EngineLogger;
 }
 
-/** Custom commands registered with defineCommand. */
-interface ScriptCommands {
-  /** A new id; `[storedJson]` for a duplicate; `['', 1 | 2]` when the author is banned / muted. */
-  parleyAppend(numKeys: number, ...args: string[]): Promise<string | [string] | [string, number]>;
-}
-
-/** The message object of a fresh append, built from the draft (same key order as JSON.parse of the stored JSON). */
-function draftMessage(id: string, draft: MessageDraft): Message {
-  const m: Message = { id, ts: idTime(id), room: draft.room, from: draft.from, text: draft.text };
-  if (draft.name !== undefined) m.name = draft.name;
-  if (draft.clientMsgId !== undefined) m.clientMsgId = draft.clientMsgId;
-  if (draft.replyTo !== undefined) m.replyTo = draft.replyTo;
-  return m;
-}
-
-/** Races a promise against a timer; the timer never keeps the process alive. */
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The URL without its password, for messages. */
-function safeUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
-}
-
-const noop = (): void => {};
-
-/** A connection error that retrying will not fix: the host does not exist, or nothing listens on the port. */
-function isPermanentConnectError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOTFOUND' || code === 'ECONNREFUSED';
-}
-
-/** A socket that can batch writes. */
-export interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
-/**
- * The client's socket, if it can be corked. ioredis keeps it in an
- * undocumented `stream` field: detected, not assumed, so an ioredis that
- * moves it only loses the write coalescing.
- */
-export function corkableStream(client: Redis): Corkable | null {
-  const stream: unknown = (client as unknown as { stream?: unknown }).stream;
-  if (typeof stream !== 'object' || stream === null) return null;
-  const s = stream as Partial<Corkable>;
-  return typeof s.cork === 'function' && typeof s.uncork === 'function' ? (stream as Corkable) : null;
-}
-
-/**
- * Coalesces the commands written in one event-loop turn into one socket
- * write: the first command of a turn corks the socket, a setImmediate
- * uncorks it. Same effect as ioredis auto-pipelining (one writev for a burst
- * of presence updates instead of one write per command) without building a
- * Pipeline object per flush, which cost more than it saved at chat rates.
- */
-export function coalesceWrites(client: Redis, socketOf: (client: Redis) => Corkable | null = corkableStream): void {
-  const send = client.sendCommand.bind(client);
-  let corked: { uncork(): void } | null = null;
-  const flush = (): void => {
-    const s = corked;
-    corked = null;
-    s?.uncork();
-  };
-  client.sendCommand = (command, stream) => {
-    if (corked === null && client.status === 'ready') {
-      // Without a corkable socket (another ioredis, a wrapper) commands are written one by one: slower, same result.
-      const socket = socketOf(client);
-      if (socket) {
-        socket.cork();
-        corked = socket;
-        setImmediate(flush);
-      }
-    }
-    return send(command, stream);
-  };
-}
-
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   readonly options: EngineOptions;
@@ -222,7 +133,8 @@ export class RedisEngine implements Engine {
   readonly ackReplicas: number;
 
   private readonly where: string;
-  private readonly cmd: RedisCommands & ScriptCommands;
+  private readonly cmd: RedisCommands;
+  private readonly messages: RedisMessageWriter;
   /** The bus connection; null on Cluster (ioredis owns one sharded subscriber per master). */
   private readonly sub: Redis | null;
   private readonly bus: RedisBus;
@@ -233,9 +145,6 @@ export class RedisEngine implements Engine {
   private readonly readyTimeoutMs: number;
   private readonly heartbeatMs: number;
   private readonly ackTimeoutMs: number;
-  private readonly argMax: string;
-  private readonly argTrimEvery: string;
-  private readonly argDedupeMs: string;
   private starting: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   /** Set once start() reached Redis; before, connection errors are start()'s to report (in one line). */
@@ -275,70 +184,16 @@ export class RedisEngine implements Engine {
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
     this.ackReplicas = Math.max(0, Math.floor(opts.ackReplicas ?? 0));
     this.ackTimeoutMs = Math.max(1, Math.floor(opts.ackTimeoutMs ?? 1000));
-    const max = Math.max(1, Math.floor(this.options.historyMax));
-    this.argMax = String(max);
-    this.argTrimEvery = String(Math.max(1, Math.floor(max / 10)));
-    this.argDedupeMs = String(Math.max(1, Math.floor(this.options.dedupeWindowMs)));
 
-    const commandTimeout = Math.max(opts.commandTimeoutMs ?? 2000, this.ackReplicas > 0 ? this.ackTimeoutMs + 500 : 0);
-    const maxDelay = opts.maxReconnectDelayMs ?? 2000;
-    const name = opts.nodeId.replace(/[^A-Za-z0-9_.:@-]/g, '_');
-    const retryStrategy = (times: number): number =>
-      Math.min(50 * 2 ** Math.min(times, 16), maxDelay) + Math.floor(Math.random() * 100);
-    const base: RedisOptions = {
-      lazyConnect: true,
-      protocol: 3,
-      // Fail fast instead of queueing: callers get UNAVAILABLE and may retry.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout,
-      connectTimeout: Math.max(commandTimeout, 1000),
-      retryStrategy,
-    };
-    const autoPipelining = opts.autoPipelining ?? false;
-    if (opts.clusterNodes) {
-      this.where = `the Redis Cluster at ${opts.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
-      this.publishCommand = 'SPUBLISH';
-      const { retryStrategy: _r, enableOfflineQueue: _q, ...nodeOptions } = base;
-      const clusterOptions: ClusterOptions = {
-        lazyConnect: true,
-        shardedSubscribers: true,
-        scaleReads: 'master',
-        enableOfflineQueue: false,
-        enableAutoPipelining: autoPipelining,
-        // A command to a dead primary is retried while the cluster fails over,
-        // bounded so that it answers (UNAVAILABLE) well within 5 s.
-        maxRedirections: 6,
-        retryDelayOnFailover: 200,
-        retryDelayOnClusterDown: 200,
-        retryDelayOnTryAgain: 200,
-        slotsRefreshTimeout: 1000,
-        slotsRefreshInterval: 5000,
-        clusterRetryStrategy: retryStrategy,
-        redisOptions: { ...nodeOptions, connectionName: `parley:${name}:cmd` },
-      };
-      const cluster = new Cluster(opts.clusterNodes, clusterOptions);
-      if (!autoPipelining) cluster.on('+node', (node: Redis) => coalesceWrites(node));
-      this.cmd = cluster as Cluster & ScriptCommands;
-      this.sub = null;
-    } else {
-      const target: RedisOptions = opts.sentinels
-        ? { sentinels: opts.sentinels, name: opts.sentinelName ?? 'mymaster', sentinelRetryStrategy: retryStrategy }
-        : {};
-      this.where = opts.sentinels
-        ? `the Redis primary "${opts.sentinelName ?? 'mymaster'}" via sentinels ${opts.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`
-        : `Redis at ${safeUrl(opts.url!)}`;
-      const connect = (extra: RedisOptions): Redis =>
-        opts.url !== undefined
-          ? new Redis(opts.url, { ...base, ...extra })
-          : new Redis({ ...base, ...target, ...extra });
-      const cmd = connect({ connectionName: `parley:${name}:cmd`, enableAutoPipelining: autoPipelining });
-      if (!autoPipelining) coalesceWrites(cmd);
-      this.cmd = cmd as Redis & ScriptCommands;
-      this.sub = connect({ connectionName: `parley:${name}:sub`, autoResubscribe: false });
-    }
-    this.cmd.defineCommand('parleyAppend', { lua: APPEND_LUA });
+    const clients = createConnections({
+      ...opts,
+      // WAIT may take ackTimeoutMs: the command timeout must not cut it short.
+      commandTimeoutMs: Math.max(opts.commandTimeoutMs ?? 2000, this.ackReplicas > 0 ? this.ackTimeoutMs + 500 : 0),
+    });
+    this.where = clients.where;
+    this.cmd = clients.cmd;
+    this.sub = clients.sub;
+    if (this.mode === 'cluster') this.publishCommand = 'SPUBLISH';
     this.watch(this.cmd, 'cmd');
     if (this.sub) this.watch(this.sub, 'sub');
 
@@ -357,6 +212,13 @@ export class RedisEngine implements Engine {
     this.busStats = this.bus.stats;
     this.presence = new RedisPresenceStore(this.cmd, this.options, { cluster: this.mode === 'cluster' });
     this.memberships = new RedisMembershipStore(this.cmd, this.touchFailed, (key) => this.acknowledged(key));
+    this.messages = new RedisMessageWriter(this.cmd, this.names, this.memberships, {
+      historyMax: this.options.historyMax,
+      dedupeWindowMs: this.options.dedupeWindowMs,
+      publishCommand: this.publishCommand,
+      ackReplicas: this.ackReplicas,
+      acknowledged: (key) => this.acknowledged(key),
+    });
     this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {
       historyMax: this.options.historyMax,
       publishCommand: () => this.publishCommand,
@@ -514,39 +376,9 @@ export class RedisEngine implements Engine {
 
   // ---- messages ----
 
-  /** One script call: dedupe check, XADD, trim, PUBLISH, remember the clientMsgId. */
-  async append(draft: MessageDraft): Promise<AppendResult> {
-    const n = this.names.get(draft.room);
-    const body = encodeBody(draft);
-    let reply: string | [string] | [string, number];
-    try {
-      // KEYS: the log, its sequence and read markers, plus the dedupe key only when there is a clientMsgId.
-      const keys = [n.log, seqKey(draft.room), readsKey(draft.room), moderationKey(draft.room)];
-      if (draft.clientMsgId !== undefined) keys.push(dedupeKey(draft.room, draft.from, draft.clientMsgId));
-      const appended = this.cmd.parleyAppend(
-        keys.length,
-        ...keys,
-        body,
-        n.channel,
-        n.framePrefix,
-        n.frameSuffix,
-        this.argMax,
-        this.argTrimEvery,
-        this.argDedupeMs,
-        this.publishCommand,
-        draft.from,
-        draft.enforceRestrictions ? '1' : '',
-      );
-      // The directory time goes out in the same write (another slot, so not in the script).
-      this.memberships.touch(draft.room, Date.now());
-      reply = await appended;
-    } catch (err) {
-      throw toEngineError(err);
-    }
-    if (this.ackReplicas > 0) await this.acknowledged(n.log);
-    if (typeof reply === 'string') return { message: draftMessage(reply, draft), duplicate: false };
-    if (reply.length === 2) throw new ParleyError('FORBIDDEN', `you are banned or muted in room "${draft.room}"`);
-    return { message: JSON.parse(reply[0]) as Message, duplicate: true };
+  /** One script call: dedupe check, XADD, trim, PUBLISH, remember the clientMsgId (redis-messages.ts). */
+  append(draft: MessageDraft): Promise<AppendResult> {
+    return this.messages.append(draft);
   }
 
   /** A page in current state: XREVRANGE plus the page's changed messages, one script (lifecycle.ts). */
@@ -560,13 +392,8 @@ export class RedisEngine implements Engine {
   }
 
   /** Id of the newest entry of the room's stream, or null. */
-  async lastMessageId(room: string): Promise<string | null> {
-    try {
-      const top = await this.cmd.xrevrange(this.names.get(room).log, '+', '-', 'COUNT', 1);
-      return top[0]?.[0] ?? null;
-    } catch (err) {
-      throw toEngineError(err);
-    }
+  lastMessageId(room: string): Promise<string | null> {
+    return this.messages.lastMessageId(room);
   }
 
   // ---- bus ----
@@ -665,18 +492,4 @@ export class RedisEngine implements Engine {
       ...mergeStateSizes([this.presence, this.memberships, this.lifecycle, this.moderation, this.webhooks, this.nodes]),
     };
   }
-}
-
-/** QUIT politely (bounded), then make sure the socket is gone and no reconnect follows. */
-async function quit(client: RedisCommands): Promise<void> {
-  if (client.status === 'end') return;
-  if (client.status === 'ready') {
-    try {
-      await withTimeout(client.quit(), 1000, 'QUIT');
-    } catch {
-      // Unreachable or slow: disconnect below.
-    }
-  }
-  // QUIT leaves the status at 'end'; anything else still owns a socket or a reconnect timer.
-  if ((client.status as string) !== 'end') client.disconnect();
 }
