@@ -91,6 +91,8 @@ export type StorageMode = 'memory' | 'single' | 'sentinel' | 'cluster';
 export interface Config {
   port: number;
   host: string;
+  /** Pending TCP connections the kernel queues for accept (PARLEY_LISTEN_BACKLOG; capped by net.core.somaxconn). */
+  listenBacklog: number;
   /** One Redis (REDIS_URL). At most one of redisUrl, redisClusterNodes, redisSentinels is set. */
   redisUrl: string | null;
   /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES). */
@@ -342,6 +344,7 @@ function buildConfig(env: Env): Config {
     webhook,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
+    listenBacklog: int(env, 'PARLEY_LISTEN_BACKLOG', 4096, 1),
     redisUrl,
     redisClusterNodes,
     redisSentinels,

@@ -27,6 +27,7 @@ export type SettingKind = 'int' | 'string' | 'bool' | 'list';
 export const SETTINGS = {
   PORT: 'int',
   HOST: 'string',
+  PARLEY_LISTEN_BACKLOG: 'int',
   REDIS_URL: 'string',
   LOG_LEVEL: 'string',
   PARLEY_CONFIG: 'string',

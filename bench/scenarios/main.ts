@@ -258,7 +258,15 @@ export async function runMain(ctx: BenchContext, key = 'main'): Promise<void> {
     for (const k of systems) {
       const s = by(k);
       if (!s) failures.push(`${SYSTEMS[k].label}: did not run`);
-      else if (s.lost > 0 || s.duplicates > 0 || s.sendErrors > 0 || s.deliveredPerSec <= 0 || !s.orderOk) {
+      // Socket.IO does not promise one order per room across nodes (local members get an emit at once,
+      // remote ones through Redis): its order is reported, not asserted.
+      else if (
+        s.lost > 0 ||
+        s.duplicates > 0 ||
+        s.sendErrors > 0 ||
+        s.deliveredPerSec <= 0 ||
+        (!s.orderOk && k !== 'socketio')
+      ) {
         failures.push(
           `${SYSTEMS[k].label}: lost ${s.lost}, duplicates ${s.duplicates}, send errors ${s.sendErrors}, ` +
             `order ${s.orderOk ? 'ok' : `BAD in ${s.roomsOutOfOrder} rooms`}`,

@@ -447,7 +447,8 @@ async function buildNode(config: Config, log: Logger): Promise<ParleyNode> {
       await startEngine();
       await new Promise<void>((resolveListen, reject) => {
         http.once('error', reject);
-        http.listen(config.port, config.host, () => {
+        // A reconnect storm after a restart: Node's default backlog (511) overflows and clients wait for SYN retries.
+        http.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
           http.off('error', reject);
           resolveListen();
         });

@@ -4,6 +4,8 @@
  * stops Parley gracefully and leaves the server running. createParley
  * options are validated like the environment.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -130,6 +132,24 @@ describe('createParley(options)', () => {
       const r = await c.request({ type: 'send', room: 'r', text: 'too long' });
       expect(r.ok ? null : r.error.code).toBe('TOO_LARGE');
       c.close();
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('listens with the configured backlog (PARLEY_LISTEN_BACKLOG), not Node’s 511', async () => {
+    // `ss -ltn` shows a listening socket's backlog as Send-Q (the kernel caps it at net.core.somaxconn).
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    const wanted = Math.min(1234, somaxconn);
+    const node = await createParley({ port: 0, host: '127.0.0.1', logLevel: 'silent', listenBacklog: wanted });
+    const port = await node.start();
+    try {
+      const line = execFileSync('ss', ['-ltnH', `sport = :${port}`])
+        .toString()
+        .trim();
+      const sendQ = Number(line.split(/\s+/)[2]);
+      expect(sendQ).toBe(wanted);
+      expect(node.config.listenBacklog).toBe(wanted);
     } finally {
       await node.stop();
     }
