@@ -23,9 +23,11 @@ export class PresenceReads {
     private readonly redis: PresenceClient,
     private readonly batch: () => Batch,
     private readonly index: StatusIndex,
+    /** True on a Redis Cluster (user hashes in many slots); on one Redis many users are one script call. */
+    private readonly cluster: () => boolean,
   ) {}
 
-  /** One HMGET per user, all in one pipeline: one round trip for up to 500 ids. */
+  /** The users' states in one round trip for up to 500 ids (one script on one Redis, one HMGET per user on a Cluster). */
   async users(ids: string[]): Promise<UserState[]> {
     return (await this.rawUsers(ids)).map((r) => r.state);
   }
@@ -37,9 +39,16 @@ export class PresenceReads {
       const id = ids[0]!;
       return [parseState(id, (await call(this.redis.hmget(presenceKeys.user(id), ...STATE_FIELDS))) as Field[])];
     }
-    const b = this.batch();
-    for (const id of ids) b.hmget(presenceKeys.user(id), ...STATE_FIELDS);
-    const res = (await run(b)) as Field[][];
+    let res: Field[][];
+    if (this.cluster()) {
+      const b = this.batch();
+      for (const id of ids) b.hmget(presenceKeys.user(id), ...STATE_FIELDS);
+      res = (await run(b)) as Field[][];
+    } else {
+      // One command instead of one per member: a join into a room of 100 allocated ~1.5 KB per HMGET in ioredis.
+      const keys = ids.map((id) => presenceKeys.user(id));
+      res = await call(this.redis.parleyPresenceUsers(String(keys.length), ...keys, ...STATE_FIELDS));
+    }
     return ids.map((id, i) => parseState(id, res[i]!));
   }
 

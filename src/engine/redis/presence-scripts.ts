@@ -189,6 +189,19 @@ end
 return #ids
 `;
 
+/**
+ * users: the state fields of many user hashes in one call, for one Redis or
+ * Sentinel (on a Cluster the hashes live in different slots: one HMGET each).
+ * KEYS: the user hashes. ARGV: the fields (STATE_FIELDS). Returns one array per key.
+ */
+const USERS_LUA = `
+local out = {}
+for i, k in ipairs(KEYS) do
+  out[i] = redis.call('HMGET', k, unpack(ARGV))
+end
+return out
+`;
+
 export type Field = string | null;
 export type StateFields = [name: Field, status: Field, text: Field, lastSeen: Field, conns: Field, v: Field];
 
@@ -202,6 +215,8 @@ export interface PresenceCommands {
   parleyPresenceStatusIndex(...args: string[]): Promise<[...StateFields, string[]]>;
   parleyPresenceIndex(...args: string[]): Promise<number>;
   parleyPresenceTrim(...args: string[]): Promise<number>;
+  /** numKeys, the user hashes, then the fields. */
+  parleyPresenceUsers(...args: string[]): Promise<Field[][]>;
 }
 
 /** The client with the presence scripts defined (definePresenceScripts). */
@@ -241,5 +256,6 @@ export function definePresenceScripts(redis: RedisCommands): PresenceClient {
   define('parleyPresenceStatusIndex', 2 + INDEX_KEY_COUNT, STATUS_INDEX_LUA);
   define('parleyPresenceIndex', INDEX_KEY_COUNT, INDEX_LUA);
   define('parleyPresenceTrim', 2, TRIM_LUA);
+  redis.defineCommand('parleyPresenceUsers', { lua: USERS_LUA }); // numKeys given per call
   return redis as PresenceClient;
 }

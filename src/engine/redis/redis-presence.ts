@@ -113,7 +113,7 @@ export class RedisPresenceStore implements PresenceStore, PresenceLifecycle {
       cluster: () => this.cluster,
       remember: (user, state) => this.remember(user, state),
     });
-    this.reads = new PresenceReads(this.redis, newBatch, this.index);
+    this.reads = new PresenceReads(this.redis, newBatch, this.index, () => this.cluster);
   }
 
   private batch(): Batch {
