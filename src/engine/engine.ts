@@ -31,12 +31,29 @@ export interface MessageDraft {
    * window in which another node's ban or mute has not reached that copy yet.
    */
   enforceRestrictions?: boolean;
+  /**
+   * A webhook event about this message, to be queued with it in one atomic
+   * step where the engine can (one Redis or Sentinel: in the append script),
+   * so that messages stored at the same moment through different nodes are
+   * queued in their stored order. AppendResult.eventQueued says whether it was.
+   */
+  event?: AppendEvent;
+}
+
+/** A queued-event body around the stored message's JSON: `bodyPrefix + messageJson + bodySuffix` (webhook-queue.ts). */
+export interface AppendEvent {
+  /** The WebhookQueue partition (the room). */
+  partition: string;
+  bodyPrefix: string;
+  bodySuffix: string;
 }
 
 export interface AppendResult {
   message: Message;
   /** True when `clientMsgId` was seen within the dedupe window: nothing new was stored or published. */
   duplicate: boolean;
+  /** True when draft.event was queued with the message (never for a duplicate). */
+  eventQueued?: boolean;
 }
 
 export interface HistoryPage {

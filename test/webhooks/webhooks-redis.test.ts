@@ -41,7 +41,7 @@ describe('webhooks on two Redis nodes', () => {
   const leases = async (): Promise<Array<string | null>> =>
     Promise.all(Array.from({ length: WEBHOOK_SHARDS }, (_, i) => admin.get(`parley:{wh:${i}}:lease`)));
 
-  const spawn = async (id: string): Promise<NodeProcess> => {
+  const spawn = async (id: string, extra: Record<string, string> = {}): Promise<NodeProcess> => {
     const p = await spawnNode({
       redisUrl: redis.url,
       env: {
@@ -54,6 +54,7 @@ describe('webhooks on two Redis nodes', () => {
         PARLEY_WEBHOOK_RETRY_MAX_MS: '200',
         PARLEY_WEBHOOK_POLL_MS: '50',
         LOG_LEVEL: 'warn',
+        ...extra,
       },
     });
     procs.push(p);
@@ -111,5 +112,41 @@ describe('webhooks on two Redis nodes', () => {
       10_000,
       'queue drained',
     );
+  });
+
+  it('messages stored at the same moment through two nodes are delivered in their stored order', async () => {
+    receiver.mode = 'ok';
+    // Senders go as fast as their replies come: the per-connection send limit must not stop them.
+    const fast = { PARLEY_SEND_RATE: '1000', PARLEY_SEND_BURST: '1000' };
+    const [a, b] = [await spawn('wh-c', fast), await spawn('wh-d', fast)];
+    const room = 'hooks-race';
+    // Four senders per node, all sending at once: the stores interleave across nodes.
+    const senders = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).client(`racer${i}`)));
+    clients.push(...senders);
+    for (const c of senders) await c.ok({ type: 'join', room });
+    const ids: string[] = [];
+    await Promise.all(
+      senders.map(async (c, i) => {
+        for (let k = 0; k < 25; k++) {
+          const { message } = await c.ok<{ message: Message }>({ type: 'send', room, text: `${i}:${k}` });
+          ids.push(message.id);
+        }
+      }),
+    );
+    const created = (): string[] => [
+      ...new Set(
+        receiver
+          .delivered()
+          .filter((x) => x.event.type === 'message.created' && x.event.room === room)
+          .map((x) => x.event.message!.id),
+      ),
+    ];
+    await waitFor(() => created().length >= ids.length, 20_000, 'every message.created delivered');
+    const stored = [...ids].sort((x, y) => {
+      const [xm, xs] = x.split('-').map(Number) as [number, number];
+      const [ym, ys] = y.split('-').map(Number) as [number, number];
+      return xm - ym || xs - ys;
+    });
+    expect(created()).toEqual(stored);
   });
 });

@@ -217,6 +217,7 @@ export class RedisEngine implements Engine {
       dedupeWindowMs: this.options.dedupeWindowMs,
       publishCommand: this.publishCommand,
       ackReplicas: this.ackReplicas,
+      queueEvents: this.mode !== 'cluster',
       acknowledged: (key) => this.acknowledged(key),
     });
     this.lifecycle = new RedisLifecycleStore(this.cmd, this.names, {

@@ -10,7 +10,8 @@ import type { AppendResult, MessageDraft } from '../engine.js';
 import { toEngineError, type PublishCommand, type RedisCommands } from './client.js';
 import { dedupeKey, type RoomNamesCache } from './keys.js';
 import { readsKey, seqKey } from './membership-keys.js';
-import { moderationKey } from './moderation-keys.js';
+import { moderationKey, webhookQueueKey } from './moderation-keys.js';
+import { shardOf, WEBHOOK_SHARDS } from '../webhook-queue.js';
 import type { RedisMembershipStore } from './redis-memberships.js';
 import { APPEND_LUA } from './scripts.js';
 
@@ -35,6 +36,8 @@ export interface MessageWriterOptions {
   /** PUBLISH, or SPUBLISH on Cluster (RedisEngine.publishCommand). */
   publishCommand: PublishCommand;
   ackReplicas: number;
+  /** False on a Cluster: the webhook stream is in another slot, so events are queued after the append. */
+  queueEvents: boolean;
   /** WAIT for the replicas on the connection that wrote `key` (RedisEngine.acknowledged). */
   acknowledged(key: string): Promise<void>;
 }
@@ -65,10 +68,12 @@ export class RedisMessageWriter {
     const n = this.names.get(draft.room);
     const body = encodeBody(draft);
     let reply: string | [string] | [string, number];
+    const event = this.opts.queueEvents ? draft.event : undefined;
     try {
       // KEYS: the log, its sequence and read markers, plus the dedupe key only when there is a clientMsgId.
       const keys = [n.log, seqKey(draft.room), readsKey(draft.room), moderationKey(draft.room)];
       if (draft.clientMsgId !== undefined) keys.push(dedupeKey(draft.room, draft.from, draft.clientMsgId));
+      if (event) keys.push(webhookQueueKey(shardOf(event.partition, WEBHOOK_SHARDS)));
       const appended = this.cmd.parleyAppend(
         keys.length,
         ...keys,
@@ -82,6 +87,8 @@ export class RedisMessageWriter {
         this.opts.publishCommand,
         draft.from,
         draft.enforceRestrictions ? '1' : '',
+        draft.clientMsgId !== undefined ? '1' : '',
+        ...(event ? [event.partition, event.bodyPrefix, event.bodySuffix] : []),
       );
       // The directory time goes out in the same write (another slot, so not in the script).
       this.memberships.touch(draft.room, Date.now());
@@ -90,7 +97,11 @@ export class RedisMessageWriter {
       throw toEngineError(err);
     }
     if (this.opts.ackReplicas > 0) await this.opts.acknowledged(n.log);
-    if (typeof reply === 'string') return { message: draftMessage(reply, draft), duplicate: false };
+    if (typeof reply === 'string') {
+      const result: AppendResult = { message: draftMessage(reply, draft), duplicate: false };
+      if (event) result.eventQueued = true;
+      return result;
+    }
     if (reply.length === 2) throw new ParleyError('FORBIDDEN', `you are banned or muted in room "${draft.room}"`);
     return { message: JSON.parse(reply[0]) as Message, duplicate: true };
   }

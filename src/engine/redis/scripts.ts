@@ -12,13 +12,18 @@
  * append: dedupe check, store, trim, publish, remember the clientMsgId, all atomic.
  *
  * KEYS[1] the room's stream; KEYS[2] its sequence counter, KEYS[3] its read markers
- * (membership-keys.ts); KEYS[4] its moderation hash (moderation-keys.ts); KEYS[5] the dedupe key,
- * only when the draft has a clientMsgId.
+ * (membership-keys.ts); KEYS[4] its moderation hash (moderation-keys.ts); then the dedupe key,
+ * only when the draft has a clientMsgId (ARGV[11] = '1'); then the webhook shard stream, only
+ * when the message's webhook event is queued here (ARGV[12] set: one Redis or Sentinel only, as
+ * that stream is in another slot).
  * ARGV[1] body fragment (codec.encodeBody), ARGV[2] room channel,
  * ARGV[3] / ARGV[4] frame prefix / suffix (codec.messageFrame around the message JSON),
  * ARGV[5] historyMax, ARGV[6] the trim step (historyMax / 10), ARGV[7] dedupe window (ms),
  * ARGV[8] the publish command (`PUBLISH`, or `SPUBLISH` on Cluster: RedisEngine.publishCommand).
  * ARGV[9] the sender. ARGV[10] '1' to refuse a sender banned or muted now (returns `{'', 1|2}`).
+ * ARGV[12..14] the webhook event's partition, body prefix and suffix (around the message JSON):
+ * queued in the same step, so events of messages stored at once through two nodes keep the
+ * stored order (the entry format of redis-webhooks.ts: p, b, t).
  *
  * Each message gets the room's next sequence number (stream field `s`, after
  * `d`), and the sender's read marker moves to it (`<seq>|<id>`), so unread
@@ -38,7 +43,12 @@
  * plain append pays no XLEN and the log never exceeds historyMax + step.
  */
 export const APPEND_LUA = `
-local dedupe = KEYS[5]
+local dedupe = nil
+local nk = 5
+if ARGV[11] == '1' then
+  dedupe = KEYS[5]
+  nk = 6
+end
 if dedupe then
   local prev = redis.call('GET', dedupe)
   if prev then return {prev} end
@@ -69,6 +79,9 @@ local json = '{"id":"' .. id .. '","ts":' .. string.sub(id, 1, string.find(id, '
 redis.call(ARGV[8], ARGV[2], 'm' .. id .. '|' .. ARGV[3] .. json .. ARGV[4])
 if dedupe then
   redis.call('SET', dedupe, json, 'PX', ARGV[7])
+end
+if ARGV[12] and ARGV[12] ~= '' then
+  redis.call('XADD', KEYS[nk], '*', 'p', ARGV[12], 'b', ARGV[13] .. json .. ARGV[14], 't', string.sub(id, 1, string.find(id, '-', 1, true) - 1))
 end
 return id
 `;

@@ -4,7 +4,7 @@
  */
 import { canAccessRoom } from '../../auth/identity.js';
 import type { Limits } from '../../config.js';
-import type { Engine, MessageDraft } from '../../engine/engine.js';
+import type { AppendEvent, Engine, MessageDraft } from '../../engine/engine.js';
 import type { ChangeKind } from '../../engine/lifecycle-store.js';
 import type { Metrics } from '../../metrics.js';
 import { ParleyError } from '../../protocol/errors.js';
@@ -45,8 +45,16 @@ export interface ChatHook {
   beforeSend?(session: Session, room: string, draft: SendDraft): Promise<void> | void;
   /** Before a session reads a room's history. */
   beforeHistory?(session: Session, room: string): Promise<void> | void;
-  /** After a message was stored (also for the HTTP API); awaited before the reply. Not called for duplicates. */
-  afterSend?(message: Message): Promise<void> | void;
+  /**
+   * An event to store with the message in one atomic step where the engine
+   * can (MessageDraft.event: webhooks, so that their order is the stored order).
+   */
+  appendEvent?(draft: MessageDraft): AppendEvent | undefined;
+  /**
+   * After a message was stored (also for the HTTP API); awaited before the reply. Not called for duplicates.
+   * `eventQueued`: the engine stored this hook's appendEvent with the message.
+   */
+  afterSend?(message: Message, eventQueued: boolean): Promise<void> | void;
   /** Before a session's edit, delete, react or unreact is applied (e.g. FORBIDDEN when muted). */
   beforeChange?(session: Session, room: string, kind: ChangeKind): Promise<void> | void;
   /** After a stored message changed (edit, delete, reaction; also over HTTP); awaited before the reply. Not called when nothing changed. */
@@ -123,11 +131,21 @@ export class ChatFeature {
         throw new ParleyError('NOT_FOUND', `replyTo: no message "${draft.replyTo}" in room "${draft.room}"`);
       }
     }
-    const { message, duplicate } = await this.engine.append(draft);
+    // One event per message: the first hook that asks gets it stored with the message.
+    let owner: ChatHook | undefined;
+    let stored = draft;
+    for (const h of this.hooks) {
+      const event = owner === undefined ? h.appendEvent?.(draft) : undefined;
+      if (event) {
+        owner = h;
+        stored = { ...draft, event };
+      }
+    }
+    const { message, duplicate, eventQueued } = await this.engine.append(stored);
     if (!duplicate) {
       this.metrics.messagesIn.inc();
       for (const h of this.hooks) {
-        const pending = h.afterSend?.(message);
+        const pending = h.afterSend?.(message, eventQueued === true && h === owner);
         if (pending) await pending;
       }
     }

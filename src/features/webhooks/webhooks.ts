@@ -77,7 +77,20 @@ export class WebhookFeature {
   /** The hook chat runs after a message is stored or changed. */
   chatHook(): ChatHook {
     return {
-      afterSend: (message) => this.emit('message.created', message.room, { room: message.room, message }),
+      // Stored with the message where the engine can (one Redis, Sentinel), so two nodes' messages keep their order;
+      // not while earlier events wait for a retry (they go first).
+      appendEvent: (draft) =>
+        this.unqueued.length > 0
+          ? undefined
+          : {
+              partition: draft.room,
+              bodyPrefix: `{"id":"${randomUUID()}","type":"message.created","ts":${Date.now()},"room":${JSON.stringify(draft.room)},"message":`,
+              bodySuffix: '}',
+            },
+      afterSend: (message, queued) =>
+        queued
+          ? this.wakeShardOf(message.room)
+          : this.emit('message.created', message.room, { room: message.room, message }),
       afterChange: (kind, message) => {
         if (kind === 'reaction') return;
         return this.emit(kind === 'edited' ? 'message.edited' : 'message.deleted', message.room, {
@@ -102,15 +115,20 @@ export class WebhookFeature {
     }
     try {
       await this.engine.webhooks.enqueue(partition, body);
-      const shard = shardOf(partition, this.engine.webhooks.shards);
-      const local = this.workers.get(shard);
-      if (local) local.wake();
-      else this.wakeHolder(shard);
+      this.wakeShardOf(partition);
     } catch (err) {
       // The event happened (the message is stored): keep it and retry rather than fail the command.
       this.log.warn({ err, type }, 'webhook enqueue failed; retrying');
       this.unqueued.push({ partition, body });
     }
+  }
+
+  /** A partition got a new event: wake its shard's worker, here or on the node holding it. */
+  private wakeShardOf(partition: string): void {
+    const shard = shardOf(partition, this.engine.webhooks.shards);
+    const local = this.workers.get(shard);
+    if (local) local.wake();
+    else this.wakeHolder(shard);
   }
 
   /** Shards to wake on other nodes, sent together once per WAKE_MS. */
