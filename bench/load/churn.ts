@@ -22,10 +22,7 @@ import {
   type LatencyStats,
   type LoadEvent,
 } from '../lib/types.js';
-import { CONNECT_CONCURRENCY, REQUEST_CONCURRENCY, closeAll, errCode, sleep } from './common.js';
-
-/** A send due more than this long ago is skipped (the generator is behind). */
-const LAG_LIMIT_MS = 100;
+import { CONNECT_CONCURRENCY, REQUEST_CONCURRENCY, RoomPacer, closeAll, errCode, sleep } from './common.js';
 
 /** Latencies over a whole soak: log buckets of 2% from 10 µs up, so memory does not grow with the run. */
 export class LogHistogram {
@@ -277,7 +274,7 @@ export async function churn(task: ChurnTask, emit: (e: LoadEvent) => void): Prom
   const interval = 1000 / task.rate;
   const start = performance.now();
   const end = start + task.durationMs;
-  const roomNext = Array.from({ length: task.rooms }, (_, r) => start + (r / task.rooms) * interval);
+  const pacer = new RoomPacer(task.rooms, interval, start);
   let nextSample = start + task.sampleMs;
   let nextChurn = start + task.churnAfterMs;
   let sampleIndex = 0;
@@ -359,41 +356,36 @@ export async function churn(task: ChurnTask, emit: (e: LoadEvent) => void): Prom
         nextChurn += 1000;
         churnOnce();
       }
-      for (let r = 0; r < task.rooms; r++) {
-        let due = roomNext[r]!;
-        while (due <= now) {
-          const seq = roomSent[r]!;
-          const m = now - due > LAG_LIMIT_MS || seq >= capacity ? -1 : senderOf(r);
-          if (m < 0) {
-            skipped++;
-            wSkipped++;
-          } else {
-            roomSent[r] = seq + 1;
-            const c = clients[m]!;
-            const t = performance.now();
-            const head = `s|${seq}|${t.toFixed(3)}|`;
-            pendingSends[m] = pendingSends[m]! + 1;
-            pendingAcks++;
-            void c
-              .send(roomName(r), head.length >= task.textBytes ? head : head.padEnd(task.textBytes, 'x'))
-              .then((rep) => {
-                pendingAcks--;
-                pendingSends[m] = pendingSends[m]! - 1;
-                if (rep.ok) {
-                  sentOk++;
-                  wSent++;
-                } else {
-                  keyFailed[r]![seq] = 1;
-                  wSendErrors++;
-                  const code = errCode(rep);
-                  sendErrors[code] = (sendErrors[code] ?? 0) + 1;
-                }
-              });
-          }
-          due += interval;
+      pacer.run(now, (r, late) => {
+        const seq = roomSent[r]!;
+        const m = late || seq >= capacity ? -1 : senderOf(r);
+        if (m < 0) {
+          skipped++;
+          wSkipped++;
+        } else {
+          roomSent[r] = seq + 1;
+          const c = clients[m]!;
+          const t = performance.now();
+          const head = `s|${seq}|${t.toFixed(3)}|`;
+          pendingSends[m] = pendingSends[m]! + 1;
+          pendingAcks++;
+          void c
+            .send(roomName(r), head.length >= task.textBytes ? head : head.padEnd(task.textBytes, 'x'))
+            .then((rep) => {
+              pendingAcks--;
+              pendingSends[m] = pendingSends[m]! - 1;
+              if (rep.ok) {
+                sentOk++;
+                wSent++;
+              } else {
+                keyFailed[r]![seq] = 1;
+                wSendErrors++;
+                const code = errCode(rep);
+                sendErrors[code] = (sendErrors[code] ?? 0) + 1;
+              }
+            });
         }
-        roomNext[r] = due;
-      }
+      });
       setTimeout(tick, 1);
     };
     tick();

@@ -82,3 +82,34 @@ export interface PresenceFrame {
   event?: string;
   member?: { user?: string; status?: string; text?: string };
 }
+
+/** A send more than this late is skipped rather than sent in a burst (the generator fell behind). */
+export const LAG_LIMIT_MS = 100;
+
+/**
+ * The rooms' paced sends, one room every `interval` ms, phases staggered:
+ * the schedule of the fan-out and churn loads.
+ */
+export class RoomPacer {
+  private readonly next: number[];
+
+  constructor(
+    rooms: number,
+    private readonly interval: number,
+    start: number,
+  ) {
+    this.next = Array.from({ length: rooms }, (_, r) => start + (r / rooms) * interval);
+  }
+
+  /** Calls `due(r, late)` for every send of every room due by `now` (`late`: over LAG_LIMIT_MS behind: skip it). */
+  run(now: number, due: (room: number, late: boolean) => void): void {
+    for (let r = 0; r < this.next.length; r++) {
+      let at = this.next[r]!;
+      while (at <= now) {
+        due(r, now - at > LAG_LIMIT_MS);
+        at += this.interval;
+      }
+      this.next[r] = at;
+    }
+  }
+}

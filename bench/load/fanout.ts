@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { pool, type BenchClient } from '../lib/clients.js';
 import { latencyStats, type FanoutResult, type FanoutSetup, type FanoutTask } from '../lib/types.js';
-import { closeAll, connectAll, emit, errCode, nextCommand, REQUEST_CONCURRENCY, sleep } from './common.js';
+import { closeAll, connectAll, emit, errCode, nextCommand, REQUEST_CONCURRENCY, RoomPacer, sleep } from './common.js';
 
 /** The marker at the start of every bench text: `b|<key>|<send time ms>|`. */
 function makeText(key: number, t: number, len: number): string {
@@ -79,11 +79,10 @@ export async function fanout(task: FanoutTask): Promise<FanoutResult> {
 
   const sendErrors: Record<string, number> = {};
   const interval = 1000 / task.rate;
-  const lagLimit = 100;
   const start = performance.now();
   const windowStart = start + task.warmupMs;
   const windowEnd = windowStart + task.measureMs;
-  const roomNext = Array.from({ length: task.rooms }, (_, r) => start + (r / task.rooms) * interval);
+  const pacer = new RoomPacer(task.rooms, interval, start);
   const roomCount = new Array<number>(task.rooms).fill(0);
   const roomSent = new Array<number>(task.rooms).fill(0);
   let key = 0;
@@ -106,37 +105,32 @@ export async function fanout(task: FanoutTask): Promise<FanoutResult> {
         resolve();
         return;
       }
-      for (let r = 0; r < task.rooms; r++) {
-        let due = roomNext[r] as number;
-        while (due <= now) {
-          if (now - due > lagLimit) {
-            skipped++;
-          } else {
-            const member = r * size + ((roomCount[r] as number) % size);
-            roomCount[r] = (roomCount[r] as number) + 1;
-            const c = clients[member] as BenchClient;
-            const k = key++;
-            const t = performance.now();
-            sendTime[k] = t;
-            keyRoom[k] = r;
-            inWindow[k] = measuring;
-            if (measuring) windowSent++;
-            roomSent[r] = (roomSent[r] as number) + 1;
-            pendingAcks++;
-            void c.send(roomName(r), makeText(k, t, task.textBytes)).then((rep) => {
-              pendingAcks--;
-              acks.push(performance.now() - t);
-              if (!rep.ok) {
-                keyFailed[k] = true;
-                const code = errCode(rep);
-                sendErrors[code] = (sendErrors[code] ?? 0) + 1;
-              }
-            });
-          }
-          due += interval;
+      pacer.run(now, (r, late) => {
+        if (late) {
+          skipped++;
+        } else {
+          const member = r * size + ((roomCount[r] as number) % size);
+          roomCount[r] = (roomCount[r] as number) + 1;
+          const c = clients[member] as BenchClient;
+          const k = key++;
+          const t = performance.now();
+          sendTime[k] = t;
+          keyRoom[k] = r;
+          inWindow[k] = measuring;
+          if (measuring) windowSent++;
+          roomSent[r] = (roomSent[r] as number) + 1;
+          pendingAcks++;
+          void c.send(roomName(r), makeText(k, t, task.textBytes)).then((rep) => {
+            pendingAcks--;
+            acks.push(performance.now() - t);
+            if (!rep.ok) {
+              keyFailed[k] = true;
+              const code = errCode(rep);
+              sendErrors[code] = (sendErrors[code] ?? 0) + 1;
+            }
+          });
         }
-        roomNext[r] = due;
-      }
+      });
       setTimeout(tick, 1);
     };
     tick();
